@@ -1,0 +1,1 @@
+"""Runtimes the platform runs on: the embedded default and services mode."""

@@ -1,0 +1,199 @@
+"""Start, stop and describe the runtime the platform runs on.
+
+Embedded default (nothing configured): PostgreSQL from the wheel on 127.0.0.1, the object
+store on local disk, the simulated 12345 hotline API as a local HTTP server. Services mode:
+whatever ``GOVLAKE_PG_URL``, ``GOVLAKE_S3_ENDPOINT`` and ``AIRFLOW_CONN_*`` point at — the
+runtime then starts nothing of its own for those.
+
+``runtime.json`` under ``GOVLAKE_HOME`` records what was started (ports, URLs, the
+generated API token) so that every later process — CLI, Airflow task, test — finds it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from govlake import config
+from govlake.runtime.embedded_pg import EmbeddedPostgres, pick_port
+
+WAREHOUSE_DB = "govlake"
+# Departmental databases the embedded runtime hosts when no AIRFLOW_CONN_* says otherwise.
+DEPARTMENT_DATABASES = {
+    "kp_police": "kp_police",
+    "kp_hrss": "kp_hrss",
+    "kp_tax": "kp_tax",
+    "kp_market": "kp_market",
+}
+HOTLINE_CONN_ID = "kp_hotline_api"
+
+
+def _write_runtime(state: dict) -> None:
+    path = config.runtime_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2, ensure_ascii=False), encoding="utf-8")
+    tmp.chmod(0o600)
+    tmp.replace(path)
+
+
+def ensure_database(admin_url: str, name: str) -> None:
+    """Create database ``name`` on the server of ``admin_url`` if it does not exist."""
+    with psycopg.connect(config.libpq_url(admin_url), autocommit=True) as conn:
+        exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+
+
+def _with_database(url: str, database: str) -> str:
+    head, _, tail = url.rpartition("/")
+    query = ""
+    if "?" in tail:
+        query = "?" + tail.split("?", 1)[1]
+    return f"{head}/{database}{query}"
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def _start_hotline_api(state: dict) -> None:
+    api = state.get("hotline_api", {})
+    if _pid_alive(api.get("pid")):
+        return
+    from govlake.runtime.embedded_pg import pick_port as free_port
+
+    port = free_port(api.get("port", 18765))
+    token = api.get("token") or secrets.token_urlsafe(24)
+    log = config.home() / "hotline_api.log"
+    env = dict(os.environ, GOVLAKE_HOTLINE_TOKEN=token)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "govlake.simulate.hotline_api", "--port", str(port)],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+    )
+    _wait_http(port, process)
+    state["hotline_api"] = {"pid": process.pid, "port": port, "token": token}
+
+
+def _wait_http(port: int, process: subprocess.Popen, timeout: float = 20) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"the hotline API server exited with {process.returncode}; "
+                f"see {config.home() / 'hotline_api.log'}"
+            )
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"the hotline API server did not listen on port {port} in {timeout}s")
+
+
+def up() -> dict:
+    """Start what the configuration leaves to the embedded runtime; return runtime state."""
+    config.home().mkdir(parents=True, exist_ok=True)
+    state = config.read_runtime()
+    connections: dict[str, str] = {}
+
+    admin_url = os.environ.get("GOVLAKE_PG_URL")
+    if admin_url:
+        state.pop("embedded_pg", None)
+        warehouse = config.warehouse_url()
+        # departmental databases live beside the warehouse on the same server
+        server_url = warehouse
+    else:
+        pg_state = state.get("embedded_pg", {})
+        pgdata = config.home() / "pgdata"
+        port = pg_state.get("port")
+        server = EmbeddedPostgres(pgdata=pgdata, port=port or pick_port())
+        if port and not server.running() and not _port_available(port):
+            server = EmbeddedPostgres(pgdata=pgdata, port=pick_port(port + 1))
+        server.ensure_started()
+        state["embedded_pg"] = {"pgdata": str(pgdata), "port": server.port}
+        server_url = server.url
+        ensure_database(server_url, WAREHOUSE_DB)
+        warehouse = _with_database(server_url, WAREHOUSE_DB)
+        state["warehouse_url"] = warehouse
+
+    for conn_id, database in DEPARTMENT_DATABASES.items():
+        if os.environ.get(config.connection_env_var(conn_id)):
+            continue
+        ensure_database(server_url, database)
+        connections[conn_id] = config.libpq_url(_with_database(server_url, database)).replace(
+            "postgresql://", "postgres://", 1
+        )
+
+    if not os.environ.get(config.connection_env_var(HOTLINE_CONN_ID)):
+        _start_hotline_api(state)
+        api = state["hotline_api"]
+        connections[HOTLINE_CONN_ID] = f"http://:{api['token']}@127.0.0.1:{api['port']}"
+
+    state["connections"] = connections
+    _write_runtime(state)
+    return state
+
+
+def _port_available(port: int) -> bool:
+    from govlake.runtime.embedded_pg import _port_free
+
+    return _port_free(port)
+
+
+def down() -> None:
+    """Stop what the embedded runtime started; keep its data."""
+    state = config.read_runtime()
+    api = state.get("hotline_api", {})
+    if _pid_alive(api.get("pid")):
+        os.killpg(api["pid"], signal.SIGTERM)
+    pg_state = state.get("embedded_pg")
+    if pg_state:
+        EmbeddedPostgres(Path(pg_state["pgdata"]), pg_state["port"]).stop()
+
+
+def status() -> dict:
+    state = config.read_runtime()
+    report = {"home": str(config.home())}
+    pg_state = state.get("embedded_pg")
+    if os.environ.get("GOVLAKE_PG_URL"):
+        report["postgresql"] = "external (GOVLAKE_PG_URL)"
+    elif pg_state:
+        running = EmbeddedPostgres(Path(pg_state["pgdata"]), pg_state["port"]).running()
+        report["postgresql"] = (
+            f"embedded on 127.0.0.1:{pg_state['port']} ({'running' if running else 'stopped'})"
+        )
+    else:
+        report["postgresql"] = "not started"
+    storage = config.storage_settings()
+    report["object store"] = (
+        f"S3 {storage.endpoint_url} bucket {storage.bucket}"
+        if storage.kind == "s3"
+        else f"local disk {storage.root}"
+    )
+    api = state.get("hotline_api", {})
+    report["12345 API"] = (
+        f"127.0.0.1:{api['port']} ({'running' if _pid_alive(api.get('pid')) else 'stopped'})"
+        if api
+        else "not started"
+    )
+    return report
