@@ -1,0 +1,119 @@
+-- The governance schema: the platform's own records. Idempotent: applied on every start.
+create schema if not exists governance;
+create schema if not exists raw;
+
+create table if not exists governance.department (
+    code        text primary key,
+    name_zh     text not null,
+    name_en     text not null
+);
+
+create table if not exists governance.system (
+    code        text primary key,
+    department  text not null references governance.department (code),
+    name_zh     text not null,
+    name_en     text not null,
+    kind        text not null,
+    connection  text
+);
+
+create table if not exists governance.data_element (
+    id          text primary key,
+    name_zh     text not null,
+    name_en     text not null,
+    type        text not null,
+    sensitivity text not null,
+    code_set    text,
+    pattern     text,
+    check_algorithm text
+);
+
+create table if not exists governance.resource (
+    resource_id      text primary key,
+    department       text not null references governance.department (code),
+    code             text not null,
+    name_zh          text not null,
+    name_en          text not null,
+    description      text,
+    system           text not null references governance.system (code),
+    owner            text not null,
+    sharing_type     text not null check (sharing_type in ('无条件共享', '有条件共享', '不予共享')),
+    open_type        text not null check (open_type in ('无条件开放', '有条件开放', '不予开放')),
+    update_frequency text not null,
+    extract_mode     text not null,
+    raw_table        text not null,
+    dag_id           text not null,
+    catalog_file     text not null,
+    synced_at        timestamptz not null default now()
+);
+
+create table if not exists governance.resource_field (
+    resource_id   text not null references governance.resource (resource_id) on delete cascade,
+    position      int  not null,
+    name          text not null,
+    data_element  text not null references governance.data_element (id),
+    type          text not null,
+    required      boolean not null,
+    authoritative boolean not null,
+    sensitivity   text not null,
+    code_set      text,
+    primary key (resource_id, name)
+);
+
+-- One row per landed batch; the check constraints are the reconciliation.
+create table if not exists governance.batch (
+    resource_id         text not null,
+    batch_id            text not null,
+    ingest_date         date not null,
+    mode                text not null,
+    window_start        timestamp,
+    window_end          timestamp not null,
+    object_prefix       text not null,
+    source_rows         bigint not null,
+    landed_rows         bigint not null,
+    extract_quarantined bigint not null,
+    loaded_rows         bigint,
+    load_quarantined    bigint,
+    state               text not null check (state in ('landed', 'loaded', 'failed')),
+    watermark_max       text,
+    extract_seconds     double precision,
+    load_seconds        double precision,
+    landed_at           timestamptz not null default now(),
+    loaded_at           timestamptz,
+    message             text,
+    primary key (resource_id, batch_id),
+    constraint landed_reconciles check (source_rows = landed_rows + extract_quarantined),
+    constraint loaded_reconciles check (
+        state <> 'loaded' or landed_rows = loaded_rows + load_quarantined)
+);
+
+create table if not exists governance.quarantine (
+    resource_id  text not null,
+    batch_id     text not null,
+    stage        text not null check (stage in ('extract', 'load')),
+    source_file  text,
+    source_row   bigint,
+    field        text,
+    reason       text not null,
+    record       jsonb,
+    quarantined_at timestamptz not null default now()
+);
+create index if not exists quarantine_batch on governance.quarantine (resource_id, batch_id);
+
+create table if not exists governance.schema_drift (
+    resource_id  text not null,
+    batch_id     text not null,
+    source_file  text,
+    column_name  text not null,
+    change       text not null check (change in ('added', 'missing')),
+    detected_at  timestamptz not null default now(),
+    primary key (resource_id, batch_id, column_name, change)
+);
+
+create table if not exists governance.watermark (
+    resource_id  text primary key,
+    column_name  text,
+    high_value   text,
+    batch_id     text not null,
+    updated_at   timestamptz not null default now()
+);

@@ -1,0 +1,299 @@
+"""Raw-zone batches: where they live, how they are written, and their manifests.
+
+A batch is the unchanged output of one extraction for one resource and one interval:
+
+    raw/<department>/<resource>/ingest_date=YYYY-MM-DD/batch=<id>/
+        part-0000.parquet ...   rows as extracted (text), with _source_file/_source_row
+        source/<file>           the department's original file(s), byte for byte
+        _manifest.json          written last: rows, bytes, checksums, schema, watermark
+    quarantine/<department>/<resource>/ingest_date=.../batch=<id>/<stage>.jsonl
+
+The manifest is the batch's commit marker: a batch without one is incomplete and is
+extracted again; a batch with one is immutable and is reused by reruns, which is what
+makes reruns of an interval give the same tables.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from govlake.lake.storage import ObjectStore
+
+META_COLUMNS = ("_source_file", "_source_row")
+MANIFEST = "_manifest.json"
+ROWS_PER_RECORD_BATCH = 50_000
+
+
+@dataclass(frozen=True)
+class Window:
+    """The slice of source data one run extracts: ``[start, end)`` in local source time.
+
+    ``start`` is None for an initial load (everything before ``end``) and for full
+    extractions; ``ingest_date`` is the business date the batch is filed under.
+    """
+
+    ingest_date: date
+    start: datetime | None
+    end: datetime
+    mode: str  # "incremental" or "full"
+
+    @property
+    def batch_id(self) -> str:
+        return f"{self.ingest_date:%Y%m%d}-{'incr' if self.mode == 'incremental' else 'full'}"
+
+
+@dataclass(frozen=True)
+class BatchRef:
+    department: str
+    resource: str
+    ingest_date: date
+    batch_id: str
+
+    @property
+    def prefix(self) -> str:
+        return (
+            f"raw/{self.department}/{self.resource}/ingest_date={self.ingest_date:%Y-%m-%d}/"
+            f"batch={self.batch_id}/"
+        )
+
+    @property
+    def manifest_key(self) -> str:
+        return self.prefix + MANIFEST
+
+    def quarantine_key(self, stage: str) -> str:
+        return (
+            f"quarantine/{self.department}/{self.resource}/"
+            f"ingest_date={self.ingest_date:%Y-%m-%d}/batch={self.batch_id}/{stage}.jsonl"
+        )
+
+    @property
+    def resource_id(self) -> str:
+        return f"{self.department}.{self.resource}"
+
+    @property
+    def key(self) -> str:
+        """Unique across resources: the batch's identity in the warehouse."""
+        return f"{self.department}.{self.resource}/{self.batch_id}"
+
+
+@dataclass
+class Rejected:
+    """A source record that could not be read at all, with where and why."""
+
+    source_file: str | None
+    source_row: int | None
+    reason: str
+    record: str | dict | None = None
+    field: str | None = None
+
+
+@dataclass
+class RowChunk:
+    """Rows read from one stream (a query, a file, an API), as text, in source order."""
+
+    stream: str  # the file name or query the rows came from
+    columns: list[str]
+    rows: list[list[str | None]]
+    first_row: int  # source row number of rows[0] (1-based, header excluded)
+
+
+@dataclass
+class Manifest:
+    batch_id: str
+    resource: str
+    department: str
+    ingest_date: str
+    mode: str
+    window_start: str | None
+    window_end: str
+    source: dict
+    source_rows: int = 0
+    rows: int = 0
+    extract_quarantined: int = 0
+    bytes: int = 0
+    parts: list[dict] = field(default_factory=list)
+    source_files: list[dict] = field(default_factory=list)
+    watermark: dict = field(default_factory=dict)
+    extracted_at: str = ""
+    duration_s: float = 0.0
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), ensure_ascii=False, indent=2).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Manifest:
+        return cls(**json.loads(data))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
+
+
+class BatchWriter:
+    """Streams extracted rows into Parquet parts in a scratch folder, then publishes them.
+
+    One part per source stream, since streams (files) may differ in columns — that is
+    schema drift, and it is the loader's job to judge it, not the extractor's.
+    """
+
+    def __init__(self, ref: BatchRef, store: ObjectStore, scratch: Path):
+        self.ref = ref
+        self.store = store
+        self.scratch = scratch
+        self.parts: list[dict] = []
+        self.rejected: list[Rejected] = []
+        self.source_files: list[dict] = []
+        self.source_rows = 0
+        self.rows = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._writer_key: tuple[str, tuple[str, ...]] | None = None
+        self._part_rows = 0
+        self._part_path: Path | None = None
+
+    def add_source_file(self, path: Path, encoding: str | None = None) -> None:
+        """Keep the department's original file, unchanged, beside the parsed rows."""
+        key = f"{self.ref.prefix}source/{path.name}"
+        self.store.put_file(key, path)
+        self.source_files.append(
+            {
+                "name": path.name,
+                "key": key,
+                "bytes": path.stat().st_size,
+                "sha256": _sha256(path),
+                "encoding": encoding,
+            }
+        )
+
+    def reject(self, rejected: Rejected) -> None:
+        self.source_rows += 1
+        self.rejected.append(rejected)
+
+    def add(self, chunk: RowChunk) -> None:
+        if not chunk.rows:
+            return
+        columns = tuple(chunk.columns)
+        if self._writer_key != (chunk.stream, columns):
+            self._close_part()
+            self._open_part(chunk.stream, columns)
+        arrays = [
+            pa.array([_text(row[i]) for row in chunk.rows], type=pa.string())
+            for i in range(len(columns))
+        ]
+        arrays.append(pa.array([chunk.stream] * len(chunk.rows), type=pa.string()))
+        arrays.append(
+            pa.array(range(chunk.first_row, chunk.first_row + len(chunk.rows)), type=pa.int64())
+        )
+        assert self._writer is not None
+        self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self._writer.schema))
+        self.source_rows += len(chunk.rows)
+        self.rows += len(chunk.rows)
+        self._part_rows += len(chunk.rows)
+
+    def _open_part(self, stream: str, columns: tuple[str, ...]) -> None:
+        schema = pa.schema(
+            [pa.field(c, pa.string()) for c in columns]
+            + [pa.field("_source_file", pa.string()), pa.field("_source_row", pa.int64())]
+        )
+        self._part_path = self.scratch / f"part-{len(self.parts):04d}.parquet"
+        self._writer = pq.ParquetWriter(self._part_path, schema, compression="zstd")
+        self._writer_key = (stream, columns)
+        self._part_rows = 0
+        self.parts.append({"name": self._part_path.name, "stream": stream, "columns": columns})
+
+    def _close_part(self) -> None:
+        if self._writer is None:
+            return
+        self._writer.close()
+        assert self._part_path is not None
+        part = self.parts[-1]
+        part.update(
+            rows=self._part_rows,
+            bytes=self._part_path.stat().st_size,
+            sha256=_sha256(self._part_path),
+            key=self.ref.prefix + self._part_path.name,
+            columns=list(part["columns"]),
+        )
+        self.store.put_file(part["key"], self._part_path)
+        self._writer = None
+        self._writer_key = None
+
+    def publish(self, manifest: Manifest) -> Manifest:
+        """Upload the last part, the quarantine file, then the manifest (the commit)."""
+        self._close_part()
+        if self.rejected:
+            write_quarantine(self.store, self.ref.quarantine_key("extract"), self.rejected)
+        manifest.parts = self.parts
+        manifest.source_files = self.source_files
+        manifest.source_rows = self.source_rows
+        manifest.rows = self.rows
+        manifest.extract_quarantined = len(self.rejected)
+        manifest.bytes = sum(p["bytes"] for p in self.parts)
+        self.store.put_bytes(self.ref.manifest_key, manifest.to_json())
+        return manifest
+
+
+def write_quarantine(store: ObjectStore, key: str, rejected: Iterable[Rejected]) -> None:
+    lines = [json.dumps(asdict(r), ensure_ascii=False, default=str) for r in rejected]
+    store.put_bytes(key, ("\n".join(lines) + "\n").encode("utf-8"))
+
+
+def read_manifest(store: ObjectStore, ref: BatchRef) -> Manifest | None:
+    if not store.exists(ref.manifest_key):
+        return None
+    return Manifest.from_json(store.get_bytes(ref.manifest_key))
+
+
+def read_quarantine(store: ObjectStore, key: str) -> list[Rejected]:
+    if not store.exists(key):
+        return []
+    return [
+        Rejected(**json.loads(line))
+        for line in store.get_bytes(key).decode("utf-8").splitlines()
+        if line.strip()
+    ]
+
+
+def iter_parts(
+    store: ObjectStore, manifest: Manifest, batch_size: int = ROWS_PER_RECORD_BATCH
+) -> Iterator[tuple[dict, pa.RecordBatch]]:
+    """Stream a batch's rows as (part, record batch), one part on local scratch at a time."""
+    with tempfile.TemporaryDirectory(prefix="govlake-load-") as scratch:
+        for part in manifest.parts:
+            local = Path(scratch) / part["name"]
+            store.download(part["key"], local)
+            if _sha256(local) != part["sha256"]:
+                raise ValueError(
+                    f"batch {manifest.batch_id} part {part['key']} does not match its "
+                    f"manifest checksum: the object store copy is damaged; re-extract with "
+                    f"--force"
+                )
+            for record_batch in pq.ParquetFile(local).iter_batches(batch_size=batch_size):
+                yield part, record_batch
+            local.unlink()

@@ -1,0 +1,1 @@
+"""Load landed batches into PostgreSQL ``raw``: validate, COPY, quarantine, reconcile."""

@@ -1,0 +1,1 @@
+"""The steps the DAGs run, callable on their own (CLI, tests) with the same behaviour."""
