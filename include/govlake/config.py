@@ -89,7 +89,9 @@ class Connection:
             query = "?charset=utf8mb4"
         elif "host" in self.extra:  # unix socket directory for PostgreSQL
             query = f"?host={self.extra['host']}"
-        return f"{drivers[self.conn_type]}://{auth}{self.host or ''}{port}/{self.schema or ''}{query}"
+        return (
+            f"{drivers[self.conn_type]}://{auth}{self.host or ''}{port}/{self.schema or ''}{query}"
+        )
 
     def base_url(self) -> str:
         """``scheme://host:port`` of an HTTP connection."""

@@ -83,7 +83,9 @@ def load_data_elements(path: Path, problems: list[str]) -> dict[str, DataElement
     elements: dict[str, DataElement] = {}
     for index, entry in enumerate(_read_yaml(path, problems).get("data_elements") or []):
         where = f"{path.name}: data element #{index + 1} {entry.get('id', '?')}"
-        if not _require(entry, ("id", "name_zh", "name_en", "type", "sensitivity"), where, problems):
+        if not _require(
+            entry, ("id", "name_zh", "name_en", "type", "sensitivity"), where, problems
+        ):
             continue
         if entry["id"] in elements:
             problems.append(f"{where}: duplicate identifier {entry['id']!r}")
@@ -135,8 +137,10 @@ def _parse_extract(raw: dict, system: System | None, where: str, problems: list[
             problems.append(f"{where}: a file resource needs extract.pattern (e.g. 'x_*.csv')")
     if kind == "rest" and not raw.get("path"):
         problems.append(f"{where}: a REST resource needs extract.path")
-    if mode == "incremental" and kind in ("postgresql", "mysql", "rest") and not raw.get(
-        "watermark"
+    if (
+        mode == "incremental"
+        and kind in ("postgresql", "mysql", "rest")
+        and not raw.get("watermark")
     ):
         problems.append(f"{where}: incremental extraction needs extract.watermark (a column)")
     return Extract(

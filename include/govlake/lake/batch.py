@@ -156,6 +156,20 @@ def _text(value: object) -> str | None:
     return str(value)
 
 
+def _text_array(values: list) -> pa.Array:
+    """A column of source values as Arrow text, converted in C where the types allow."""
+    try:
+        array = pa.array(values)
+    except (pa.ArrowException, TypeError, ValueError):
+        return pa.array([_text(v) for v in values], type=pa.string())
+    if pa.types.is_string(array.type) or pa.types.is_null(array.type):
+        return array.cast(pa.string())
+    try:
+        return array.cast(pa.string())
+    except (pa.ArrowException, NotImplementedError):
+        return pa.array([_text(v) for v in values], type=pa.string())
+
+
 class BatchWriter:
     """Streams extracted rows into Parquet parts in a scratch folder, then publishes them.
 
@@ -198,23 +212,30 @@ class BatchWriter:
     def add(self, chunk: RowChunk) -> None:
         if not chunk.rows:
             return
-        columns = tuple(chunk.columns)
-        if self._writer_key != (chunk.stream, columns):
-            self._close_part()
-            self._open_part(chunk.stream, columns)
         arrays = [
-            pa.array([_text(row[i]) for row in chunk.rows], type=pa.string())
-            for i in range(len(columns))
+            _text_array([row[i] for row in chunk.rows]) for i in range(len(chunk.columns))
         ]
-        arrays.append(pa.array([chunk.stream] * len(chunk.rows), type=pa.string()))
-        arrays.append(
-            pa.array(range(chunk.first_row, chunk.first_row + len(chunk.rows)), type=pa.int64())
-        )
+        self.add_arrays(chunk.stream, chunk.columns, arrays, chunk.first_row)
+
+    def add_arrays(
+        self, stream: str, columns: list[str], arrays: list[pa.Array], first_row: int
+    ) -> None:
+        """Append text columns read from ``stream``; row numbers continue from first_row."""
+        count = len(arrays[0]) if arrays else 0
+        if count == 0:
+            return
+        key = (stream, tuple(columns))
+        if self._writer_key != key:
+            self._close_part()
+            self._open_part(stream, key[1])
         assert self._writer is not None
+        arrays = [a if a.type == pa.string() else a.cast(pa.string()) for a in arrays]
+        arrays.append(pa.array([stream] * count, type=pa.string()))
+        arrays.append(pa.array(range(first_row, first_row + count), type=pa.int64()))
         self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self._writer.schema))
-        self.source_rows += len(chunk.rows)
-        self.rows += len(chunk.rows)
-        self._part_rows += len(chunk.rows)
+        self.source_rows += count
+        self.rows += count
+        self._part_rows += count
 
     def _open_part(self, stream: str, columns: tuple[str, ...]) -> None:
         schema = pa.schema(

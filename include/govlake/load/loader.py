@@ -47,8 +47,7 @@ class LoadResult:
 
 def raw_table_ddl(resource: Resource) -> sql.Composed:
     columns = [
-        sql.SQL("{} {}").format(sql.Identifier(f.name), sql.SQL(f.pg_type))
-        for f in resource.fields
+        sql.SQL("{} {}").format(sql.Identifier(f.name), sql.SQL(f.pg_type)) for f in resource.fields
     ]
     columns += [
         sql.SQL("_extra jsonb"),
@@ -102,9 +101,9 @@ def load_batch(
     ensure_schema(conn)
     target = sql.Identifier(resource.raw_table)
     column_names = [*resource.field_names, "_extra", "_source_file", "_source_row"]
-    copy_sql = sql.SQL(
-        "copy raw.{} ({}, _batch_id) from stdin with (format csv)"
-    ).format(target, sql.SQL(", ").join(map(sql.Identifier, column_names)))
+    copy_sql = sql.SQL("copy raw.{} ({}, _batch_id) from stdin with (format csv)").format(
+        target, sql.SQL(", ").join(map(sql.Identifier, column_names))
+    )
 
     loaded = 0
     load_rejected: list[Rejected] = []
@@ -113,8 +112,9 @@ def load_batch(
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(%s)", (_lock_key(resource),))
         ensure_raw_table(conn, resource)
-        conn.execute(sql.SQL("delete from raw.{} where _batch_id = %s").format(target),
-                     (manifest.batch_id,))
+        conn.execute(
+            sql.SQL("delete from raw.{} where _batch_id = %s").format(target), (manifest.batch_id,)
+        )
         with conn.cursor() as cur, cur.copy(copy_sql) as copy:
             for part, record_batch in iter_parts(store, manifest):
                 judgement = judge(resource, record_batch)
@@ -132,8 +132,18 @@ def load_batch(
                 loaded += accepted.num_rows
         if load_rejected:
             write_quarantine(store, ref.quarantine_key("load"), load_rejected)
-        _record(conn, resource, manifest, ref, loaded, load_rejected, extract_rejected or [],
-                added, missing, time.monotonic() - started)
+        _record(
+            conn,
+            resource,
+            manifest,
+            ref,
+            loaded,
+            load_rejected,
+            extract_rejected or [],
+            added,
+            missing,
+            time.monotonic() - started,
+        )
     return LoadResult(
         resource_id=resource.id,
         batch_id=manifest.batch_id,

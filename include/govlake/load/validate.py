@@ -139,9 +139,7 @@ def judge(resource: Resource, batch: pa.RecordBatch) -> Judgement:
     if added:
         extra = pa.array(
             [
-                json.dumps(
-                    {c: row[c] for c in added if row[c] is not None}, ensure_ascii=False
-                )
+                json.dumps({c: row[c] for c in added if row[c] is not None}, ensure_ascii=False)
                 for row in table.select(added).to_pylist()
             ],
             type=pa.string(),

@@ -129,7 +129,15 @@ class EmbeddedPostgres:
             "-c max_wal_size=2GB -c checkpoint_timeout=15min"
         )
         result = self._pg(
-            "pg_ctl", "-D", str(self.pgdata), "-l", str(log), "-o", options, "-w", "start",
+            "pg_ctl",
+            "-D",
+            str(self.pgdata),
+            "-l",
+            str(log),
+            "-o",
+            options,
+            "-w",
+            "start",
             timeout=120,
         )
         if result.returncode != 0:

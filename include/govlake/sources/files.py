@@ -112,9 +112,11 @@ def _read_csv(path: Path, resource: Resource, writer: BatchWriter) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     encoding = detect_encoding(data, resource.extract.encoding)
-    order = list(ENCODINGS) if encoding == "mixed" else [encoding] + [
-        e for e in ENCODINGS if e != encoding
-    ]
+    order = (
+        list(ENCODINGS)
+        if encoding == "mixed"
+        else [encoding] + [e for e in ENCODINGS if e != encoding]
+    )
     lines = data.split(b"\n")
     header: list[str] | None = None
     header_line = 0
@@ -267,8 +269,7 @@ def _read_jsonl(path: Path, resource: Resource, writer: BatchWriter) -> str:
                 Rejected(
                     path.name,
                     number,
-                    f"格式错误 malformed row: {path.name} row {number} is not valid JSON "
-                    f"({error})",
+                    f"格式错误 malformed row: {path.name} row {number} is not valid JSON ({error})",
                     record=raw.decode("utf-8", errors="replace"),
                 )
             )
@@ -293,9 +294,7 @@ def _read_json(path: Path, resource: Resource, writer: BatchWriter) -> str:
         document = json.loads(path.read_bytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         writer.reject(
-            Rejected(
-                path.name, None, f"格式错误 {path.name} is not a valid JSON document: {error}"
-            )
+            Rejected(path.name, None, f"格式错误 {path.name} is not a valid JSON document: {error}")
         )
         return "utf-8"
     records = document
@@ -307,8 +306,7 @@ def _read_json(path: Path, resource: Resource, writer: BatchWriter) -> str:
             Rejected(
                 path.name,
                 None,
-                f"格式错误 {path.name} has no record list at "
-                f"{resource.extract.records_path!r}",
+                f"格式错误 {path.name} has no record list at {resource.extract.records_path!r}",
             )
         )
         return "utf-8"

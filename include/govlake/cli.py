@@ -1,0 +1,389 @@
+"""``govlake``: the platform's command line (the make targets call it)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from datetime import date, datetime, timedelta
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from govlake import config
+
+app = typer.Typer(
+    help="开平市政务数据平台 Kaiping government data platform.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+catalog_app = typer.Typer(help="资源目录 The resource catalog.", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
+console = Console()
+
+DEMO_SCALE = 2000
+DEMO_SEED = 7
+DEMO_DAYS = 3
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]✗ {message}[/red]")
+    raise typer.Exit(1)
+
+
+def _date_of(day: int | None, on: str | None) -> date:
+    from govlake.simulate.calendar import business_date
+
+    if on:
+        return date.fromisoformat(on)
+    return business_date(day or 1)
+
+
+# --- runtime ---------------------------------------------------------------------------
+
+
+@app.command()
+def up() -> None:
+    """Start the embedded runtime (PostgreSQL, object store, simulated APIs) as configured."""
+    from govlake.runtime.services import status
+    from govlake.runtime.services import up as start
+
+    start()
+    for key, value in status().items():
+        console.print(f"[bold]{key}[/bold]: {value}")
+
+
+@app.command()
+def down() -> None:
+    """Stop what the embedded runtime started (data is kept)."""
+    from govlake.runtime.services import down as stop
+
+    stop()
+    console.print("stopped")
+
+
+@app.command()
+def status() -> None:
+    """Show where the platform's PostgreSQL, object store and APIs are."""
+    from govlake.runtime.services import status as describe
+
+    for key, value in describe().items():
+        console.print(f"[bold]{key}[/bold]: {value}")
+
+
+# --- simulation ------------------------------------------------------------------------
+
+
+@app.command()
+def simulate(
+    scale: Annotated[int, typer.Option(help="persons on day 1")] = DEMO_SCALE,
+    seed: Annotated[int, typer.Option(help="random seed")] = DEMO_SEED,
+    day: Annotated[int, typer.Option(help="simulated day (1 = 2026-11-01)")] = 1,
+    clean: Annotated[bool, typer.Option("--clean", help="inject no defects")] = False,
+) -> None:
+    """Write the simulated Kaiping departments' systems as of DAY."""
+    from govlake.runtime.services import up as start
+    from govlake.simulate import simulate as run_simulation
+
+    start()
+    result = run_simulation(scale=scale, seed=seed, day=day, defects=not clean)
+    table = Table(title=f"模拟数据 simulated day {day} ({result.business_date})")
+    table.add_column("resource")
+    table.add_column("rows", justify="right")
+    for resource_id, rows in sorted(result.counts.items()):
+        table.add_row(resource_id, str(rows))
+    console.print(table)
+    console.print(f"truth file: {result.truth_path}")
+
+
+# --- catalog ---------------------------------------------------------------------------
+
+
+def _catalog():
+    from govlake.catalog import CatalogError, load_catalog
+
+    try:
+        return load_catalog()
+    except CatalogError as error:
+        _fail(str(error))
+
+
+@catalog_app.command("validate")
+def catalog_validate() -> None:
+    """Validate the catalog files; list every problem with its file and entry."""
+    catalog = _catalog()
+    console.print(
+        f"[green]✓[/green] {len(catalog.departments)} departments, {len(catalog.systems)} "
+        f"systems, {len(catalog.resources)} resources, "
+        f"{sum(len(r.fields) for r in catalog.resources.values())} fields"
+    )
+
+
+@catalog_app.command("list")
+def catalog_list() -> None:
+    """List every resource with its department, sharing type and frequency."""
+    catalog = _catalog()
+    table = Table(title="资源目录 Resource catalog")
+    for column in ("resource", "名称 name", "部门 department", "共享 sharing", "开放 open",
+                   "频率 frequency", "字段 fields", "最高敏感级 max grade"):  # fmt: skip
+        table.add_column(column)
+    for r in sorted(catalog.resources.values(), key=lambda r: r.id):
+        table.add_row(
+            r.id, r.name_zh, catalog.departments[r.department].name_zh, r.sharing_type,
+            r.open_type, r.update_frequency, str(len(r.fields)), r.max_grade,
+        )  # fmt: skip
+    console.print(table)
+
+
+@catalog_app.command("show")
+def catalog_show(resource: str) -> None:
+    """Show one resource: its entry and every field with data element and grade."""
+    catalog = _catalog()
+    try:
+        r = catalog.resource(resource)
+    except KeyError as error:
+        _fail(str(error.args[0]))
+    department = catalog.departments[r.department]
+    console.print(f"[bold]{r.name_zh}[/bold] · {r.name_en}  ([cyan]{r.id}[/cyan])")
+    console.print(r.description)
+    for label, value in (
+        ("部门 department", f"{department.name_zh} ({department.name_en})"),
+        ("系统 system", f"{r.system.name_zh} — {r.system.kind}, connection "
+                       f"{r.system.connection or 'landing area'}"),
+        ("责任人 owner", r.owner),
+        ("共享类型 sharing", r.sharing_type),
+        ("开放类型 open", r.open_type),
+        ("更新频率 frequency", r.update_frequency),
+        ("抽取 extraction", f"{r.extract.mode}"
+                           + (f", watermark {r.extract.watermark}" if r.extract.watermark else "")),
+        ("原始表 raw table", f"raw.{r.raw_table}"),
+        ("DAG", r.dag_id),
+        ("目录文件 catalog file", r.source_file),
+    ):  # fmt: skip
+        console.print(f"  {label}: {value}")
+    table = Table()
+    for column in ("字段 field", "数据元 element", "名称", "类型 type", "必填 required",
+                   "权威 authoritative", "敏感级 grade", "代码集 code set"):  # fmt: skip
+        table.add_column(column)
+    for f in r.fields:
+        table.add_row(
+            f.name, f.element.id, f.element.name_zh, f.type, "✓" if f.required else "",
+            "✓" if f.authoritative else "", f.grade, f.code_set or "",
+        )  # fmt: skip
+    console.print(table)
+
+
+@catalog_app.command("sync")
+def catalog_sync() -> None:
+    """Load the catalog into the governance schema."""
+    from govlake.governance.store import connect, sync_catalog
+    from govlake.runtime.services import up as start
+
+    catalog = _catalog()
+    start()
+    with connect() as conn:
+        counts = sync_catalog(conn, catalog)
+    console.print("[green]✓[/green] governance schema: " + ", ".join(
+        f"{v} {k}" for k, v in counts.items()))  # fmt: skip
+
+
+# --- ingestion -------------------------------------------------------------------------
+
+
+def _resource_ids(which: str) -> list[str]:
+    catalog = _catalog()
+    if which == "all":
+        return sorted(catalog.resources)
+    try:
+        return [catalog.resource(which).id]
+    except KeyError as error:
+        _fail(str(error.args[0]))
+    return []
+
+
+def _print_summary(ingest_date: date, resource_ids: list[str]) -> bool:
+    from govlake.pipeline.summary import day_summary, write_summary
+
+    days = day_summary(ingest_date, resource_ids)
+    table = Table(title=f"数据归集 ingestion — {ingest_date:%Y-%m-%d}")
+    for column, justify in (("资源 resource", "left"), ("源 source", "right"),
+                            ("落地 landed", "right"), ("入库 loaded", "right"),
+                            ("隔离 quarantined", "right"), ("对账 reconciled", "center"),
+                            ("耗时 s", "right"), ("状态 state", "left"),
+                            ("结构变化 drift", "left")):  # fmt: skip
+        table.add_column(column, justify=justify)
+    for d in days:
+        ok = d.state == "loaded" and d.reconciled
+        table.add_row(
+            d.resource_id, str(d.source_rows), str(d.landed_rows), str(d.loaded_rows),
+            str(d.quarantined), "✓" if d.reconciled else "[red]✗[/red]", f"{d.seconds:.2f}",
+            d.state if ok else f"[red]{d.state}[/red]", d.drift,
+        )  # fmt: skip
+    console.print(table)
+    paths = write_summary(ingest_date, days, config.output_dir() / "ingest")
+    for path in paths:
+        console.print(f"  wrote {path}")
+    return all(d.state == "loaded" and d.reconciled for d in days)
+
+
+@app.command()
+def ingest(
+    resource: Annotated[str, typer.Argument(help="resource id (police.person) or 'all'")],
+    day: Annotated[int | None, typer.Option(help="simulated day")] = None,
+    on: Annotated[str | None, typer.Option("--date", help="business date YYYY-MM-DD")] = None,
+    mode: Annotated[str | None, typer.Option(help="incremental or full")] = None,
+    force: Annotated[bool, typer.Option(help="re-extract a batch that already landed")] = False,
+) -> None:
+    """Run ingestion DAGs through Airflow for one business date, then print the summary."""
+    from govlake.orchestration.runner import run_ingest_dag
+    from govlake.runtime.services import up as start
+
+    start()
+    ingest_date = _date_of(day, on)
+    resource_ids = _resource_ids(resource)
+    failed = []
+    for resource_id in resource_ids:
+        result = run_ingest_dag(resource_id, ingest_date, mode=mode, force=force)
+        if result.state != "success":
+            failed.append(f"{result.dag_id}: {result.state} {result.task_states}")
+    ok = _print_summary(ingest_date, resource_ids)
+    if failed or not ok:
+        _fail("some runs failed:\n" + "\n".join(failed) if failed else "counts do not reconcile")
+
+
+@app.command()
+def quarantine(
+    resource: str,
+    on: Annotated[str | None, typer.Option("--date", help="business date")] = None,
+    limit: int = 50,
+) -> None:
+    """List quarantined rows of a resource with file, row, field and reason."""
+    from govlake.governance.store import connect, ensure_schema
+
+    resource_id = _resource_ids(resource)[0]
+    with connect() as conn:
+        ensure_schema(conn)
+        rows = conn.execute(
+            "select q.batch_id, q.stage, q.source_file, q.source_row, q.field, q.reason "
+            "from governance.quarantine q join governance.batch b using (resource_id, batch_id) "
+            "where q.resource_id = %s and (%s::date is null or b.ingest_date = %s::date) "
+            "order by q.batch_id, q.source_file, q.source_row limit %s",
+            (resource_id, on, on, limit),
+        ).fetchall()
+    table = Table(title=f"隔离区 quarantine — {resource_id}")
+    for column in ("batch", "stage", "file", "row", "field", "reason"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(v) if v is not None else "" for v in row))
+    console.print(table)
+
+
+@app.command()
+def runs(
+    since: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default: 7 days ago)")] = None,
+) -> None:
+    """Summarise DAG runs since a date: runs, successes, failures, durations (R1.5)."""
+    from govlake.orchestration import airflow_env
+
+    airflow_env.configure()
+    from govlake.pipeline.runs import summarise_runs
+
+    start = datetime.fromisoformat(since) if since else datetime.now() - timedelta(days=7)
+    start = start.astimezone()
+    summaries = summarise_runs(start)
+    table = Table(title=f"运行汇总 runs since {start:%Y-%m-%d}")
+    for column in ("DAG", "runs", "成功 ok", "失败 failed", "运行中 running", "平均 mean s",
+                   "最长 max s", "最近 last run", "最近状态 last state"):  # fmt: skip
+        table.add_column(column)
+    for s in summaries:
+        table.add_row(
+            s.dag_id, str(s.runs), str(s.succeeded), str(s.failed), str(s.running),
+            f"{s.mean_seconds:.1f}", f"{s.max_seconds:.1f}",
+            f"{s.last_run:%Y-%m-%d %H:%M}" if s.last_run else "", s.last_state or "",
+        )  # fmt: skip
+    total = sum(s.runs for s in summaries)
+    console.print(table)
+    console.print(
+        f"{len(summaries)} DAGs, {total} runs, "
+        f"{sum(s.succeeded for s in summaries)} succeeded, "
+        f"{sum(s.failed for s in summaries)} failed"
+    )
+
+
+# --- the demo --------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    fresh: Annotated[bool, typer.Option("--fresh", help="start from an empty runtime")] = False,
+    scale: int = DEMO_SCALE,
+    seed: int = DEMO_SEED,
+    days: Annotated[int, typer.Option(help="simulated days to run")] = DEMO_DAYS,
+) -> None:
+    """Simulate Kaiping and run every ingestion DAG through Airflow, day after day."""
+    from rich.progress import Progress
+
+    from govlake.governance.store import connect, sync_catalog
+    from govlake.orchestration import airflow_env
+    from govlake.orchestration.runner import run_ingest_dag
+    from govlake.runtime.services import down as stop
+    from govlake.runtime.services import up as start
+    from govlake.simulate import simulate as run_simulation
+    from govlake.simulate.calendar import business_date
+
+    began = time.monotonic()
+    if fresh and config.home().exists():
+        stop()
+        shutil.rmtree(config.home())
+    start()
+    catalog = _catalog()
+    with connect() as conn:
+        sync_catalog(conn, catalog)
+    airflow_env.migrate()
+    resource_ids = sorted(catalog.resources)
+    failures: list[str] = []
+    all_ok = True
+    for day in range(1, days + 1):
+        result = run_simulation(scale=scale, seed=seed, day=day)
+        ingest_date = business_date(day)
+        with Progress(console=console, transient=True) as progress:
+            bar = progress.add_task(f"day {day} ({ingest_date})", total=len(resource_ids))
+            for resource_id in resource_ids:
+                progress.update(bar, description=f"day {day}: {resource_id}")
+                run = run_ingest_dag(resource_id, ingest_date)
+                if run.state != "success":
+                    failures.append(f"day {day} {run.dag_id}: {run.state} {run.task_states}")
+                progress.advance(bar)
+        all_ok = _print_summary(ingest_date, resource_ids) and all_ok
+        console.print(f"  truth file: {result.truth_path}")
+    console.print(f"\n[bold]output[/bold]: {config.output_dir()}")
+    console.print(f"[bold]object store[/bold]: {config.storage_settings().root}")
+    console.print(f"[bold]warehouse[/bold]: {config.warehouse_url()}")
+    console.print(f"finished in {time.monotonic() - began:.0f}s")
+    if failures or not all_ok:
+        _fail("the demo did not complete cleanly:\n" + "\n".join(failures))
+
+
+@app.command("bench-ingest")
+def bench_ingest(
+    rows: Annotated[int, typer.Option(help="persons to generate")] = 1_000_000,
+    to_sql_rows: Annotated[int, typer.Option(help="rows for the to_sql baseline")] = 100_000,
+) -> None:
+    """Benchmark the ingestion path against psql \\copy and pandas to_sql."""
+    from govlake.bench.ingest import run_benchmark
+
+    run_benchmark(rows=rows, to_sql_rows=to_sql_rows, console=console)
+
+
+def main() -> None:
+    try:
+        app()
+    except config.ConfigError as error:
+        console.print(f"[red]✗ {error}[/red]")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

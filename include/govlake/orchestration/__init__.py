@@ -1,0 +1,1 @@
+"""Airflow wiring: DAGs generated from the catalog. The work itself lives in pipeline/."""
