@@ -14,7 +14,8 @@ ENV GOVLAKE_SRC=/opt/govlake \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 USER root
-RUN install -d -o airflow -g 0 -m 0775 "${GOVLAKE_SRC}" "${GOVLAKE_HOME}"
+# Named volumes mounted on these paths start with the image's ownership.
+RUN install -d -o airflow -g 0 -m 0775 "${GOVLAKE_SRC}" "${GOVLAKE_HOME}" /opt/airflow/logs
 USER airflow
 WORKDIR ${GOVLAKE_SRC}
 
@@ -23,10 +24,11 @@ WORKDIR ${GOVLAKE_SRC}
 # embedded runtime and CI install. apache-airflow is pinned in requirements.txt to the
 # base image's version, so pip never up- or downgrades Airflow itself.
 COPY --chown=airflow:0 requirements.txt requirements.lock ./
-RUN pip install --no-cache-dir --requirement requirements.txt
+RUN pip install --no-cache-dir --constraint requirements.lock --requirement requirements.txt
 
 # The platform: package and resources, DAGs, plugins, dbt project, GE context.
-COPY --chown=airflow:0 pyproject.toml ./
+# README.m[d]: the readme pyproject.toml names, copied when it exists (a glob may match nothing).
+COPY --chown=airflow:0 pyproject.toml README.m[d] ./
 COPY --chown=airflow:0 include/ include/
 COPY --chown=airflow:0 dags/ dags/
 COPY --chown=airflow:0 plugins/ plugins/

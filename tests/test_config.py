@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from govlake import config
 
 
@@ -12,7 +11,7 @@ def test_airflow_connection_uris_become_sqlalchemy_urls(monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_KP_MARKET", "mysql://root@127.0.0.1:3306/kp_market")
     police = config.connection("kp_police")
     assert police.password == "p@ss"
-    assert police.sqlalchemy_url() == "postgresql+psycopg://police:p@ss@db.example:5432/hukou"
+    assert police.sqlalchemy_url() == "postgresql+psycopg://police:p%40ss@db.example:5432/hukou"
     assert config.connection("kp_market").sqlalchemy_url() == (
         "mysql+pymysql://root@127.0.0.1:3306/kp_market?charset=utf8mb4"
     )
@@ -35,3 +34,14 @@ def test_storage_is_local_unless_an_s3_endpoint_is_set(monkeypatch, tmp_path):
     monkeypatch.setenv("GOVLAKE_STORAGE", "ftp")
     with pytest.raises(config.ConfigError, match="GOVLAKE_STORAGE"):
         config.storage_settings()
+
+
+def test_connection_options_such_as_sslmode_are_kept(monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_KP_HRSS", "postgres://hr:s%2Fecret%3A@db:5432/si?sslmode=verify-full"
+    )
+    url = config.connection("kp_hrss").sqlalchemy_url()
+    assert url == "postgresql+psycopg://hr:s%2Fecret%3A@db:5432/si?sslmode=verify-full"
+    import sqlalchemy as sa
+
+    assert sa.make_url(url).password == "s/ecret:"

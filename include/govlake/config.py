@@ -1,6 +1,7 @@
 """Configuration from environment variables, with the embedded default when nothing is set.
 
-Every setting has one environment variable; ``.env.example`` documents them all. Nothing
+Every platform setting has one ``GOVLAKE_*`` environment variable (S3 credentials are
+boto3's own ``AWS_*`` variables); ``.env.example`` documents them all. Nothing
 here holds a secret: credentials only ever come from the environment (or, for the
 embedded runtime, from files it generates under ``GOVLAKE_HOME`` at start-up).
 
@@ -16,7 +17,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CATALOG_DIR = PROJECT_ROOT / "include" / "catalog"
@@ -35,7 +36,7 @@ def _env(name: str, default: str | None = None) -> str | None:
 
 
 def home() -> Path:
-    """Root of the platform's runtime state (``GOVLAKE_HOME``, default ``./.govlake``)."""
+    """Root of the platform's runtime state (``GOVLAKE_HOME``, default ``<project>/.govlake``)."""
     return Path(_env("GOVLAKE_HOME", str(PROJECT_ROOT / ".govlake"))).resolve()
 
 
@@ -82,16 +83,17 @@ class Connection:
             return f"sqlite:///{self.schema or self.host}"
         auth = ""
         if self.login:
-            auth = self.login + (f":{self.password}" if self.password else "") + "@"
+            auth = quote(self.login, safe="")
+            if self.password:
+                auth += ":" + quote(self.password, safe="")
+            auth += "@"
         port = f":{self.port}" if self.port else ""
-        query = ""
+        options = dict(self.extra)  # sslmode, connect_timeout, host (a socket folder) ...
         if self.conn_type in ("mysql", "mariadb"):
-            query = "?charset=utf8mb4"
-        elif "host" in self.extra:  # unix socket directory for PostgreSQL
-            query = f"?host={self.extra['host']}"
-        return (
-            f"{drivers[self.conn_type]}://{auth}{self.host or ''}{port}/{self.schema or ''}{query}"
-        )
+            options.setdefault("charset", "utf8mb4")
+        query = ("?" + urlencode(options)) if options else ""
+        host = self.host or ""
+        return f"{drivers[self.conn_type]}://{auth}{host}{port}/{self.schema or ''}{query}"
 
     def base_url(self) -> str:
         """``scheme://host:port`` of an HTTP connection."""
@@ -174,8 +176,8 @@ def storage_settings() -> StorageSettings:
         raise ConfigError(f"GOVLAKE_STORAGE must be 'local' or 's3', not {kind!r}")
     return StorageSettings(
         kind=kind,
-        root=Path(_env("GOVLAKE_LAKE_DIR", str(home() / "lake"))),
-        bucket=_env("GOVLAKE_S3_BUCKET", "govlake") or "govlake",
+        root=Path(_env("GOVLAKE_LAKE_DIR", str(home() / "lake"))).resolve(),
+        bucket=_env("GOVLAKE_S3_BUCKET", "govlake"),
         endpoint_url=endpoint,
         region=_env("AWS_DEFAULT_REGION", "us-east-1") or "us-east-1",
     )

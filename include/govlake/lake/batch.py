@@ -212,9 +212,7 @@ class BatchWriter:
     def add(self, chunk: RowChunk) -> None:
         if not chunk.rows:
             return
-        arrays = [
-            _text_array([row[i] for row in chunk.rows]) for i in range(len(chunk.columns))
-        ]
+        arrays = [_text_array([row[i] for row in chunk.rows]) for i in range(len(chunk.columns))]
         self.add_arrays(chunk.stream, chunk.columns, arrays, chunk.first_row)
 
     def add_arrays(
@@ -243,7 +241,9 @@ class BatchWriter:
             + [pa.field("_source_file", pa.string()), pa.field("_source_row", pa.int64())]
         )
         self._part_path = self.scratch / f"part-{len(self.parts):04d}.parquet"
-        self._writer = pq.ParquetWriter(self._part_path, schema, compression="zstd")
+        self._writer = pq.ParquetWriter(
+            self._part_path, schema, compression="zstd", compression_level=1
+        )
         self._writer_key = (stream, columns)
         self._part_rows = 0
         self.parts.append({"name": self._part_path.name, "stream": stream, "columns": columns})

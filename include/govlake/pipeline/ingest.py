@@ -60,15 +60,19 @@ def window_for(resource: Resource, ingest_date: date, mode: str | None = None) -
     return Window(ingest_date, start, end, "incremental")
 
 
+def _resolve(resource: str | Resource) -> Resource:
+    return resource if isinstance(resource, Resource) else default_catalog().resource(resource)
+
+
 def extract_resource(
-    resource_id: str,
+    resource_id: str | Resource,
     ingest_date: date,
     mode: str | None = None,
     force: bool = False,
     store: ObjectStore | None = None,
 ) -> dict:
     """Land one window of a resource as a raw batch; return its manifest as a dict."""
-    resource = default_catalog().resource(resource_id)
+    resource = _resolve(resource_id)
     store = store or open_store()
     mode = mode or resource.extract.mode
     batch_id = Window(ingest_date, None, datetime.min, mode).batch_id
@@ -130,10 +134,10 @@ def _record_landed(resource: Resource, manifest: Manifest, ref: BatchRef) -> Non
 
 
 def load_resource(
-    resource_id: str, ingest_date: date, batch_id: str, store: ObjectStore | None = None
+    resource_id: str | Resource, ingest_date: date, batch_id: str, store: ObjectStore | None = None
 ) -> LoadResult:
     """Load a landed batch into ``raw``; raise if it has not landed."""
-    resource = default_catalog().resource(resource_id)
+    resource = _resolve(resource_id)
     store = store or open_store()
     ref = BatchRef(resource.department, resource.code, ingest_date, batch_id)
     manifest = read_manifest(store, ref)

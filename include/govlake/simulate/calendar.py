@@ -23,6 +23,11 @@ def business_date(day: int) -> date:
     """The calendar date of simulation day ``day`` (day 1 = 2026-11-01)."""
     if day < 1:
         raise ValueError(f"模拟日从1开始 simulation days start at 1, got {day}")
+    return date_of_day(day)
+
+
+def date_of_day(day: int) -> date:
+    """Like :func:`business_date`, also for the days before day 1 (0, -1 ...)."""
     return START_DATE + timedelta(days=day - 1)
 
 

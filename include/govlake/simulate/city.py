@@ -73,15 +73,23 @@ class City:
         self.persons: dict = {}
         self.households: dict = {}
         self.moves: dict = {}
+        self.person_seq: list = []  # persons in registration order, for sampling
         self.id_numbers: set[str] = set()  # membership only, never iterated
         # market, hrss, tax
         self.enterprises: dict = {}
+        self.enterprise_seq: list = []  # enterprises in registration order
+        self.usccs: set[str] = set()  # membership only, never iterated
+        self.legal_reps: dict[str, str | None] = {}  # uscc -> person_id of the legal rep
         self.jobs: list = []
+        self.jobs_by_person: dict[str, list] = {}
+        self.jobs_by_employer: dict[str, list] = {}
         self.enrolments: dict = {}
         self.payments: dict = {}
         self.payment_schedule: dict[date, list] = defaultdict(list)
         # civil, overseas, natres, govdata
         self.low_income: dict = {}
+        self.recipient_people: set[str] = set()  # membership only, never iterated
+        self.licences_by_holder: dict[str, list[str]] = {}
         self.roster: dict = {}
         self.real_estate: dict = {}
         self.licences: dict = {}

@@ -9,8 +9,6 @@ column a department adds is seen — and judged as schema drift at load time.
 
 from __future__ import annotations
 
-import csv
-
 import sqlalchemy as sa
 
 from govlake import config
@@ -18,7 +16,6 @@ from govlake.catalog.model import Resource
 from govlake.lake.batch import BatchWriter, RowChunk, Window
 
 FETCH_ROWS = 20_000
-COPY_BLOCK_BYTES = 16 << 20
 
 
 def _engine(resource: Resource) -> sa.Engine:
@@ -42,7 +39,7 @@ def extract_table(resource: Resource, window: Window, writer: BatchWriter) -> di
             order.insert(0, watermark)
         query = query.order_by(*order)
         if engine.dialect.name == "postgresql":
-            high = _copy_out(engine, query, extract.table, extract.watermark, writer)
+            high = _arrow_stream(engine, query, extract.table, extract.watermark, writer)
             return _describe(engine, table, extract, window, high)
         high = None
         with engine.connect() as conn:
@@ -80,63 +77,43 @@ def _describe(engine: sa.Engine, table: sa.Table, extract, window: Window, high)
     }
 
 
-def _copy_out(
+def _arrow_stream(
     engine: sa.Engine,
     query: sa.Select,
     table_name: str,
     watermark: str | None,
     writer: BatchWriter,
 ) -> str | None:
-    """PostgreSQL sources: stream ``COPY (query) TO STDOUT`` through Arrow's CSV reader.
+    """PostgreSQL sources: the same query, read by ADBC straight into Arrow.
 
-    The same query as the generic path, but the rows never become Python objects: the
-    server writes CSV, Arrow parses it in C++ into text columns. Unquoted empty fields
-    are NULL and quoted empty fields are empty strings, exactly as PostgreSQL wrote them.
+    The ADBC PostgreSQL driver runs the query through ``COPY ... TO STDOUT (FORMAT
+    binary)`` in C and hands back Arrow record batches, so rows never become Python
+    objects. Values are then written as text, as every landed batch is.
     """
-    import tempfile
-    from pathlib import Path
-
+    import adbc_driver_postgresql.dbapi as adbc
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.csv as pacsv
 
     statement = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
-    raw = engine.raw_connection()
+    uri = config.libpq_url(engine.url.render_as_string(hide_password=False))
     high = None
-    try:
-        with tempfile.TemporaryDirectory(prefix="govlake-copy-") as scratch:
-            dump = Path(scratch) / "out.csv"
-            command = f"copy ({statement}) to stdout with (format csv, header true)"
-            with (
-                raw.driver_connection.cursor() as cur,
-                dump.open("wb") as out,
-                cur.copy(command) as copy,
-            ):
-                for block in copy:
-                    out.write(block)
-            with dump.open("rb") as handle:
-                header = next(iter(handle), b"").decode("utf-8").rstrip("\r\n")
-            columns = next(csv.reader([header]), [])
-            if not columns:
-                return None
-            reader = pacsv.open_csv(
-                dump,
-                read_options=pacsv.ReadOptions(block_size=COPY_BLOCK_BYTES),
-                convert_options=pacsv.ConvertOptions(
-                    column_types={c: pa.string() for c in columns},
-                    strings_can_be_null=True,
-                    quoted_strings_can_be_null=False,
-                ),
-            )
-            next_row = 1
-            for record_batch in reader:
-                arrays = [record_batch.column(i) for i in range(record_batch.num_columns)]
-                writer.add_arrays(table_name, columns, arrays, next_row)
-                next_row += record_batch.num_rows
-                if watermark in columns:
-                    batch_high = pc.max(record_batch.column(columns.index(watermark))).as_py()
-                    if batch_high is not None and (high is None or batch_high > high):
-                        high = batch_high
-    finally:
-        raw.close()
+    next_row = 1
+    with adbc.connect(uri) as conn, conn.cursor() as cur:
+        cur.execute(statement)
+        reader = cur.fetch_record_batch()
+        columns = list(reader.schema.names)
+        for record_batch in reader:
+            arrays = []
+            for array in record_batch.columns:
+                if pa.types.is_timestamp(array.type):
+                    text = pc.replace_substring_regex(array.cast(pa.string()), r"\.0+$", "")
+                    arrays.append(text)
+                else:
+                    arrays.append(array)
+            if watermark in columns:
+                batch_high = pc.max(record_batch.column(columns.index(watermark))).as_py()
+                if batch_high is not None and (high is None or batch_high > high):
+                    high = batch_high
+            writer.add_arrays(table_name, columns, arrays, next_row)
+            next_row += record_batch.num_rows
     return high
