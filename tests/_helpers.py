@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from psycopg import sql
-
 from govlake.governance.store import connect
+from psycopg import sql
 
 
 def table_checksum(table: str, order_by: str) -> tuple[int, str]:
@@ -20,8 +19,9 @@ def table_checksum(table: str, order_by: str) -> tuple[int, str]:
             )
         ]
         query = sql.SQL(
-            "select count(*), coalesce(md5(string_agg(row({cols})::text, '|' order by {order})), '')"
-            " from {schema}.{table}"
+            "select count(*), "
+            "coalesce(md5(string_agg(row({cols})::text, '|' order by {order})), '') "
+            "from {schema}.{table}"
         ).format(
             cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
             order=sql.SQL(order_by),

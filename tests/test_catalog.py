@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from govlake import config
 from govlake.catalog import CatalogError, load_catalog
 from govlake.catalog.model import OPEN_TYPES, SHARING_TYPES

@@ -11,10 +11,10 @@ from datetime import date
 
 import boto3
 import pyarrow.parquet as pq
-
 from govlake import config
 from govlake.governance.store import connect
 from govlake.pipeline.ingest import extract_resource, load_resource
+
 from tests._helpers import table_checksum
 
 DAY = date(2026, 11, 1)

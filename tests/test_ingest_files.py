@@ -6,11 +6,10 @@ import json
 from datetime import date
 from pathlib import Path
 
-from openpyxl import Workbook
-
 from govlake import config
 from govlake.governance.store import connect
 from govlake.pipeline.ingest import extract_resource, load_resource
+from openpyxl import Workbook
 
 DAY = date(2026, 11, 1)
 HEADER = (

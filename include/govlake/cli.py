@@ -21,7 +21,8 @@ app = typer.Typer(
 )
 catalog_app = typer.Typer(help="资源目录 The resource catalog.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
-console = Console()
+# wide tables stay readable when the output goes to a file or CI log
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 DEMO_SCALE = 2000
 DEMO_SEED = 7

@@ -27,6 +27,9 @@ def configure() -> Path:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
         "AIRFLOW__CORE__DAGBAG_IMPORT_ERROR_TRACEBACKS": "True",
+        # lineage is emitted once the lineage work lands; until then the provider is idle
+        "AIRFLOW__OPENLINEAGE__DISABLED": "True",
+        "AIRFLOW__OPENLINEAGE__NAMESPACE": "govlake",
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
@@ -34,10 +37,17 @@ def configure() -> Path:
 
 
 def migrate() -> None:
-    """Create or upgrade Airflow's metadata database (idempotent)."""
-    configure()
+    """Create or upgrade Airflow's metadata database (idempotent; skipped when current)."""
+    home = configure()
+    from importlib.metadata import version
+
+    marker = home / f".migrated-{version('apache-airflow-core')}"
+    database = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    if marker.exists() and marker.read_text() == database:
+        return
     airflow = Path(sys.executable).with_name("airflow")
     command = [str(airflow)] if airflow.exists() else [sys.executable, "-m", "airflow"]
     result = subprocess.run([*command, "db", "migrate"], capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"airflow db migrate failed:\n{result.stdout}\n{result.stderr}")
+    marker.write_text(database)

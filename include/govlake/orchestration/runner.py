@@ -19,7 +19,7 @@ class DagRunResult:
 def run_ingest_dag(
     resource_id: str, business_date: date, mode: str | None = None, force: bool = False
 ) -> DagRunResult:
-    airflow_env.configure()
+    airflow_env.migrate()
     from govlake.catalog.loader import default_catalog
     from govlake.orchestration.dag_factory import build_ingest_dag
 

@@ -36,14 +36,10 @@ def summarise_runs(since: datetime, dag_prefix: str = "") -> list[DagRunSummary]
         if dag_prefix:
             query = query.filter(DagRun.dag_id.startswith(dag_prefix))
         for run in query.order_by(DagRun.start_date):
-            grouped[run.dag_id].append(
-                (str(run.state), run.start_date, run.end_date)
-            )
+            grouped[run.dag_id].append((str(run.state), run.start_date, run.end_date))
     summaries = []
     for dag_id, runs in sorted(grouped.items()):
-        durations = [
-            (end - start).total_seconds() for state, start, end in runs if start and end
-        ]
+        durations = [(end - start).total_seconds() for state, start, end in runs if start and end]
         summaries.append(
             DagRunSummary(
                 dag_id=dag_id,

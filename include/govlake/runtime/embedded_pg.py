@@ -17,6 +17,7 @@ import socket
 import stat
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,11 @@ DEFAULT_PORT = 54329
 
 class EmbeddedPostgresError(RuntimeError):
     pass
+
+
+# the wheel asks platformdirs for a runtime folder at import; without XDG_RUNTIME_DIR (as
+# root, in CI) it warns and falls back to /tmp, which is fine for us
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 
 def bin_dir() -> Path:

@@ -65,7 +65,9 @@ class City:
 
     def __init__(self, scale: int, seed: int) -> None:
         if scale < MIN_SCALE:
-            raise ValueError(f"规模至少为{MIN_SCALE} scale must be at least {MIN_SCALE}, got {scale}")
+            raise ValueError(
+                f"规模至少为{MIN_SCALE} scale must be at least {MIN_SCALE}, got {scale}"
+            )
         self.scale = scale
         self.seed = seed
         self.day = 0

@@ -174,13 +174,22 @@ def _present(value: object) -> bool:
     return value is not None and value != ""
 
 
-def _bad_check(value: str, rng: random.Random) -> str:
+def is_uscc_field(field: str, row: dict) -> bool:
+    """Whether ``field`` of ``row`` holds a USCC (else a citizen identity number)."""
+    if field == "uscc":
+        return True
+    if field in ("owner_id", "holder_id"):
+        return row.get("owner_type", row.get("holder_type")) == "单位"
+    return False
+
+
+def _bad_check(value: str, uscc: bool, rng: random.Random) -> str:
     """``value`` with its last character replaced by a wrong check character."""
     first17 = value[:17]
-    if first17.isdigit():
-        right, alphabet = id_check_char(first17), "0123456789X"
-    else:
+    if uscc:
         right, alphabet = uscc_check_char(first17), USCC_ALPHABET
+    else:
+        right, alphabet = id_check_char(first17), "0123456789X"
     return first17 + rng.choice([c for c in alphabet if c != right])
 
 
@@ -191,9 +200,11 @@ def _invalid_date(value: date, rng: random.Random) -> str:
     )
 
 
-def defect_value(kind: str, field: str, value: object, rng: random.Random, today: date, town_names):
+def defect_value(kind: str, field: str, row: dict, rng: random.Random, today: date, town_names):
+    """The damaged value of ``row[field]`` for a defect of ``kind``."""
+    value = row[field]
     if kind == "bad_check_char":
-        return _bad_check(str(value), rng)
+        return _bad_check(str(value), is_uscc_field(field, row), rng)
     if kind == "nonstandard_code":
         if field == "sex":
             return rng.choice(NONSTANDARD_SEX.get(str(value), ("男", "M")))
@@ -252,7 +263,7 @@ class DefectBook:
             for index in sorted(rng.sample(eligible, wanted)):
                 row = rows[index]
                 field = rng.choice([f for f in fields if _present(row.get(f))])
-                value = defect_value(kind, field, row[field], rng, today, self.town_names)
+                value = defect_value(kind, field, row, rng, today, self.town_names)
                 book[row[key_field]] = Defect(field, kind, value)
                 taken.add(index)
         return self._duplicates(resource, day, key_field, rows, taken)

@@ -189,7 +189,11 @@ def _legal_rep(city: City, rng: random.Random, on: date) -> tuple[str, str, str 
         sex = rng.choice("12")
         birth = random_date(rng, date(1960, 1, 1), date(1998, 12, 31))
         code, _, _ = rng.choice(names.OTHER_AREAS)
-        return names.person_name(rng, sex, birth.year), new_id_number(city, rng, code, birth, sex), None
+        return (
+            names.person_name(rng, sex, birth.year),
+            new_id_number(city, rng, code, birth, sex),
+            None,
+        )
     people = city.person_seq
     for _ in range(10000):
         person = people[rng.randrange(len(people))]
@@ -204,9 +208,7 @@ def _new_enterprise(
 ) -> Enterprise:
     entity_type = names.weighted(rng, [(t, w) for t, w, _ in names.ENTITY_TYPES])
     allowed = next(codes for t, _, codes in names.ENTITY_TYPES if t == entity_type).split()
-    industry = names.weighted(
-        rng, [(i, i.weight) for i in names.INDUSTRIES if i.code in allowed]
-    )
+    industry = names.weighted(rng, [(i, i.weight) for i in names.INDUSTRIES if i.code in allowed])
     town = names.pick_town(rng)
     if status == "active":
         status = "在业" if entity_type == "个体工商户" and rng.random() < 0.5 else "存续"
@@ -341,10 +343,26 @@ def _build_jobs(city: City) -> None:
             if first < start - timedelta(days=60):
                 begin = random_date(rng, first, start - timedelta(days=60))
                 end = random_date(rng, begin + timedelta(days=30), start - timedelta(days=1))
-                add_job(city, person, previous.uscc, begin, _base(rng), _types(rng),
-                        random_time(rng, end), end, SUSPENDED)  # fmt: skip
-        add_job(city, person, employer.uscc, start, _base(rng), _types(rng),
-                random_time(rng, random_date(rng, start, ref)))  # fmt: skip
+                add_job(
+                    city,
+                    person,
+                    previous.uscc,
+                    begin,
+                    _base(rng),
+                    _types(rng),
+                    random_time(rng, end),
+                    end,
+                    SUSPENDED,
+                )
+        add_job(
+            city,
+            person,
+            employer.uscc,
+            start,
+            _base(rng),
+            _types(rng),
+            random_time(rng, random_date(rng, start, ref)),
+        )
     for person in others:
         if rng.random() < FLEXIBLE_SHARE:
             start = random_date(rng, max(_adult(person), date(2012, 1, 1)), ref)
@@ -363,9 +381,17 @@ def _build_jobs(city: City) -> None:
             )
             if start >= enterprise.dormant_since:
                 continue
-            add_job(city, person, enterprise.uscc, start, MIN_BASE, _types(rng),
-                    random_time(rng, enterprise.dormant_since), enterprise.dormant_since,
-                    SUSPENDED)  # fmt: skip
+            add_job(
+                city,
+                person,
+                enterprise.uscc,
+                start,
+                MIN_BASE,
+                _types(rng),
+                random_time(rng, enterprise.dormant_since),
+                enterprise.dormant_since,
+                SUSPENDED,
+            )
     for key in city.enrolments:
         city.log_initial("hrss.social_insurance", key)
 
@@ -427,7 +453,8 @@ def period_payments(city: City, period_start: date) -> list[TaxPayment]:
         for tax_type, amount in amounts.items():
             payments.append(
                 TaxPayment(
-                    payment_id=f"SK{period.replace('-', '')}{enterprise.seq:06d}{TAX_CODES[tax_type]}",
+                    payment_id=f"SK{period.replace('-', '')}"
+                    f"{enterprise.seq:06d}{TAX_CODES[tax_type]}",
                     uscc=enterprise.uscc,
                     tax_period=period,
                     tax_type=tax_type,

@@ -128,10 +128,14 @@ def query_tickets(db_path: Path, query: str) -> dict:
     params = parse_qs(query, keep_blank_values=True)
     unknown = sorted(set(params) - set(PARAMETERS))
     if unknown:
-        raise RequestError(400, "bad_request", f"未知参数 unknown parameter(s): {', '.join(unknown)}")
+        raise RequestError(
+            400, "bad_request", f"未知参数 unknown parameter(s): {', '.join(unknown)}"
+        )
     repeated = sorted(name for name, values in params.items() if len(values) > 1)
     if repeated:
-        raise RequestError(400, "bad_request", f"参数重复 repeated parameter(s): {', '.join(repeated)}")
+        raise RequestError(
+            400, "bad_request", f"参数重复 repeated parameter(s): {', '.join(repeated)}"
+        )
     page = _positive(params, "page", 1)
     page_size = _positive(params, "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
     where, args = [], []
@@ -145,7 +149,9 @@ def query_tickets(db_path: Path, query: str) -> dict:
         raise RequestError(400, "bad_request", "时间窗口错误 updated_from is after updated_to")
     if not db_path.exists():
         raise RequestError(
-            503, "unavailable", "热线数据尚未生成 the hotline store does not exist yet: run the simulation"
+            503,
+            "unavailable",
+            "热线数据尚未生成 the hotline store does not exist yet: run the simulation",
         )
     clause = f"where {' and '.join(where)}" if where else ""
     conn = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
@@ -192,18 +198,23 @@ class HotlineHandler(BaseHTTPRequestHandler):
             return False
         return hmac.compare_digest(token.strip().encode(), self.server.token.encode())
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         parts = urlsplit(self.path)
         if parts.path == "/api/v1/health":
             self._send(200, {"status": "ok"})
             return
         if parts.path != "/api/v1/tickets":
-            self._send(404, {"error": "not_found", "message": f"无此接口 no such path {parts.path}"})
+            self._send(
+                404, {"error": "not_found", "message": f"无此接口 no such path {parts.path}"}
+            )
             return
         if not self._authorised():
             self._send(
                 401,
-                {"error": "unauthorized", "message": "缺少或无效的访问令牌 missing or invalid bearer token"},
+                {
+                    "error": "unauthorized",
+                    "message": "缺少或无效的访问令牌 missing or invalid bearer token",
+                },
                 {"WWW-Authenticate": 'Bearer realm="kp12345"'},
             )
             return
@@ -212,7 +223,7 @@ class HotlineHandler(BaseHTTPRequestHandler):
         except RequestError as error:
             self._send(error.status, {"error": error.error, "message": error.message})
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         if os.environ.get("GOVLAKE_HOTLINE_LOG"):
             super().log_message(format, *args)
 

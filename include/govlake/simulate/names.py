@@ -195,8 +195,11 @@ INDUSTRIES = [
 
 # Which industries each entity type plausibly has (codes), and the type weights.
 ENTITY_TYPES = [
-    ("个体工商户", 45, "C1819 C1431 A0141 A0412 F5211 F5212 F5223 H6210 H6220 H6129 E5012 G5431 O8111 O8040"),
-    ("有限责任公司", 38, "C3072 C3383 C3443 C1713 C1819 C1431 A0111 A0313 F5211 F5212 H6210 H6110 H6129 L7291 N7861 E4710 E5012 G5431 O8111"),
+    ("个体工商户", 45,
+     "C1819 C1431 A0141 A0412 F5211 F5212 F5223 H6210 H6220 H6129 E5012 G5431 O8111 O8040"),
+    ("有限责任公司", 38,
+     "C3072 C3383 C3443 C1713 C1819 C1431 A0111 A0313 F5211 F5212 H6210 H6110 H6129 L7291 "
+     "N7861 E4710 E5012 G5431 O8111"),
     ("个人独资企业", 5, "C3383 C1819 F5211 F5223 H6210 E5012 G5431"),
     ("合伙企业", 2, "C3383 F5211 H6210 L7291 E5012"),
     ("股份有限公司", 2, "C3072 C3383 C3443 C1713 H6110 N7861 E4710"),
@@ -212,11 +215,54 @@ USCC_PREFIX = {
     "合伙企业": "91",
     "股份有限公司": "91",
 }
-TRADE_NAMES = (
-    "华盛 金利 宏达 恒丰 鸿运 永兴 嘉华 富来 美达 骏业 广源 南方 侨乡 立园 潭江 开侨 "
-    "新昌 荻海 锦江 百合 赤坎 长沙 祥龙 汇丰 利华 俊豪 顺景 瑞丰 兴隆 盛世 宏图 佳美 "
-    "金冠 银河 东成 德信 荣昌 富华 联兴 安达 海通 华美 雅居 恒通 裕丰 金源"
-).split()
+TRADE_NAMES = [
+    "华盛",
+    "金利",
+    "宏达",
+    "恒丰",
+    "鸿运",
+    "永兴",
+    "嘉华",
+    "富来",
+    "美达",
+    "骏业",
+    "广源",
+    "南方",
+    "侨乡",
+    "立园",
+    "潭江",
+    "开侨",
+    "新昌",
+    "荻海",
+    "锦江",
+    "百合",
+    "赤坎",
+    "长沙",
+    "祥龙",
+    "汇丰",
+    "利华",
+    "俊豪",
+    "顺景",
+    "瑞丰",
+    "兴隆",
+    "盛世",
+    "宏图",
+    "佳美",
+    "金冠",
+    "银河",
+    "东成",
+    "德信",
+    "荣昌",
+    "富华",
+    "联兴",
+    "安达",
+    "海通",
+    "华美",
+    "雅居",
+    "恒通",
+    "裕丰",
+    "金源",
+]
 
 
 def industry(code: str) -> Industry:
@@ -244,15 +290,23 @@ def enterprise_name(rng: random.Random, entity_type: str, ind: Industry, town: T
 # --- overseas ---------------------------------------------------------------------------
 
 COUNTRIES = [
-    ("美国", 35, ["{n} Grant Ave, San Francisco, CA 94108", "{n} Stockton St, San Francisco, CA 94133",
-                "{n} N Broadway, Los Angeles, CA 90012", "{n} Mott St, New York, NY 10013",
-                "{n} Webster St, Oakland, CA 94607", "{n} I St, Sacramento, CA 95814"]),
-    ("加拿大", 15, ["{n} E Pender St, Vancouver, BC V6A 1V6", "{n} Dundas St W, Toronto, ON M5T 1H1",
-                 "{n} Fisgard St, Victoria, BC V8W 1R3"]),
+    ("美国", 35, [
+        "{n} Grant Ave, San Francisco, CA 94108", "{n} Stockton St, San Francisco, CA 94133",
+        "{n} N Broadway, Los Angeles, CA 90012", "{n} Mott St, New York, NY 10013",
+        "{n} Webster St, Oakland, CA 94607", "{n} I St, Sacramento, CA 95814",
+    ]),
+    ("加拿大", 15, [
+        "{n} E Pender St, Vancouver, BC V6A 1V6", "{n} Dundas St W, Toronto, ON M5T 1H1",
+        "{n} Fisgard St, Victoria, BC V8W 1R3",
+    ]),
     ("中国香港", 15, ["香港九龙旺角弥敦道{n}号", "香港新界荃湾沙咀道{n}号", "香港北角英皇道{n}号"]),
     ("中国澳门", 5, ["澳门高士德大马路{n}号", "澳门氹仔地堡街{n}号"]),
-    ("澳大利亚", 6, ["{n} Dixon St, Haymarket NSW 2000", "{n} Little Bourke St, Melbourne VIC 3000"]),
-    ("马来西亚", 4, ["{n} Jalan Petaling, 50000 Kuala Lumpur", "{n} Lebuh Chulia, 10200 George Town"]),
+    ("澳大利亚", 6, [
+        "{n} Dixon St, Haymarket NSW 2000", "{n} Little Bourke St, Melbourne VIC 3000",
+    ]),
+    ("马来西亚", 4, [
+        "{n} Jalan Petaling, 50000 Kuala Lumpur", "{n} Lebuh Chulia, 10200 George Town",
+    ]),
     ("秘鲁", 2, ["Jr. Ucayali {n}, Lima 15001"]),
     ("新西兰", 3, ["{n} Dominion Rd, Auckland 1024"]),
     ("英国", 3, ["{n} Gerrard St, London W1D 5QD"]),

@@ -200,136 +200,175 @@ def _child_relation(sex: str) -> str:
     return "20" if sex == "1" else "30"
 
 
+def _spouse_relation(sex: str) -> str:
+    return "11" if sex == "1" else "12"  # 夫 / 妻
+
+
+def _couple(
+    rng: random.Random, age: int, sex: str, youngest: int, spread: tuple[int, int]
+) -> list[MemberPlan]:
+    """A married head and spouse (the spouse's age within ``spread`` of the head's)."""
+    spouse_sex = _other(sex)
+    spouse_age = max(youngest, age + rng.randint(*spread))
+    return [
+        MemberPlan(age, sex, "02", "20"),
+        MemberPlan(spouse_age, spouse_sex, _spouse_relation(spouse_sex), "20"),
+    ]
+
+
+def _child(age: int, sex: str, marital: str, fate: str, father: int | None) -> MemberPlan:
+    return MemberPlan(age, sex, _child_relation(sex), marital, fate, father)
+
+
+def _departed_children(
+    rng: random.Random,
+    members: list[MemberPlan],
+    parent_age: int,
+    chance: float,
+    out_share: float,
+    father: int | None,
+) -> None:
+    """Up to two grown children registered here who moved away or emigrated."""
+    for _ in range(2):
+        if rng.random() < chance:
+            child_sex = rng.choice("12")
+            fate = "out" if rng.random() < out_share else "emigrated"
+            age = max(18, parent_age - rng.randint(24, 36))
+            members.append(_child(age, child_sex, "20", fate, father))
+
+
+def _plan_elderly_couple(rng: random.Random, sex: str) -> list[MemberPlan]:
+    age = rng.randint(62, 90)
+    members = _couple(rng, age, sex, 55, (-6, 3))
+    if rng.random() < 0.2:  # the spouse died years ago; the head is widowed
+        members[1].fate, members[0].marital = "dead", "30"
+    _departed_children(rng, members, age, 0.45, 0.55, 0 if sex == "1" else 1)
+    return members
+
+
+def _plan_empty_nest(rng: random.Random, sex: str) -> list[MemberPlan]:
+    """A middle-aged couple whose children live elsewhere."""
+    age = rng.randint(45, 63)
+    members = _couple(rng, age, sex, 40, (-5, 3))
+    father = 0 if sex == "1" else 1
+    for _ in range(names.weighted(rng, [(0, 30), (1, 50), (2, 20)])):
+        child_sex = rng.choice("12")
+        fate = "out" if rng.random() < 0.8 else "emigrated"
+        members.append(_child(max(18, age - rng.randint(23, 32)), child_sex, "10", fate, father))
+    return members
+
+
+def _plan_elderly_single(rng: random.Random, sex: str) -> list[MemberPlan]:
+    sex = "2" if rng.random() < 0.65 else "1"
+    age = rng.randint(65, 96)
+    members = [MemberPlan(age, sex, "02", "30" if rng.random() < 0.85 else "40")]
+    if members[0].marital == "30" and rng.random() < 0.6:  # the late spouse's record
+        spouse_sex = _other(sex)
+        spouse_age = age + rng.randint(-3, 5)
+        members.append(
+            MemberPlan(spouse_age, spouse_sex, _spouse_relation(spouse_sex), "20", "dead")
+        )
+    father = 0 if sex == "1" else (1 if len(members) > 1 else None)
+    _departed_children(rng, members, age, 0.4, 0.5, father)
+    return members
+
+
+def _plan_family(rng: random.Random, sex: str) -> list[MemberPlan]:
+    age = rng.randint(30, 55)
+    married = rng.random() < 0.9
+    single_parent = [MemberPlan(age, sex, "02", "40")]
+    members = _couple(rng, age, sex, 22, (-5, 4)) if married else single_parent
+    father = 0 if sex == "1" or not married else 1
+    for _ in range(names.weighted(rng, [(1, 55), (2, 37), (3, 8)])):
+        child_sex = rng.choice("12")
+        child_age = rng.randint(max(0, age - 42), min(25, age - 22))
+        members.append(_child(child_age, child_sex, "10", "alive", father))
+    if rng.random() < 0.25:  # a parent of the head lives with the family
+        parent_sex = rng.choice("12")
+        parent_age = min(96, age + rng.randint(25, 32))
+        widowed = rng.random() < 0.6
+        members.append(
+            MemberPlan(
+                parent_age,
+                parent_sex,
+                "51" if parent_sex == "1" else "52",
+                "30" if widowed else "20",
+                "alive",
+                0 if parent_sex == "1" else None,
+            )
+        )
+    return members
+
+
+def _plan_three_generation(rng: random.Random, sex: str) -> list[MemberPlan]:
+    age = rng.randint(55, 78)
+    members = [
+        MemberPlan(age, "1", "02", "20"),
+        MemberPlan(max(50, age + rng.randint(-6, 2)), "2", "12", "20"),
+    ]
+    child_sex = "1" if rng.random() < 0.8 else "2"
+    child_age = max(25, age - rng.randint(24, 32))
+    members.append(_child(child_age, child_sex, "20", "alive", 0))
+    # the child's spouse: 97 其他亲属 (daughter- or son-in-law)
+    members.append(
+        MemberPlan(max(23, child_age + rng.randint(-4, 3)), _other(child_sex), "97", "20")
+    )
+    father = 2 if child_sex == "1" else 3
+    for _ in range(1 if rng.random() < 0.65 else 2):
+        grand_sex = rng.choice("12")
+        if child_sex == "1":
+            relation = "41" if grand_sex == "1" else "42"  # 孙子 / 孙女
+        else:
+            relation = "43" if grand_sex == "1" else "44"  # 外孙子 / 外孙女
+        grand_age = rng.randint(0, min(15, child_age - 22))
+        members.append(MemberPlan(grand_age, grand_sex, relation, "10", "alive", father))
+    return members
+
+
+def _plan_young(rng: random.Random, sex: str) -> list[MemberPlan]:
+    age = rng.randint(22, 35)
+    if rng.random() < 0.5:
+        return [MemberPlan(age, rng.choice("12"), "02", "10")]
+    members = _couple(rng, age, sex, 21, (-4, 3))
+    if rng.random() < 0.2:
+        child_sex = rng.choice("12")
+        members.append(_child(rng.randint(0, 3), child_sex, "10", "alive", 0 if sex == "1" else 1))
+    return members
+
+
+def _plan_single(rng: random.Random, sex: str) -> list[MemberPlan]:
+    return [MemberPlan(rng.randint(35, 60), rng.choice("12"), "02", rng.choice(["40", "10"]))]
+
+
+def _plan_collective(rng: random.Random, sex: str) -> list[MemberPlan]:
+    """An enterprise dormitory: unrelated adults (99 非亲属) under a registered head."""
+    return [
+        MemberPlan(
+            rng.randint(18, 45),
+            rng.choice("12"),
+            "02" if index == 0 else "99",
+            "10" if rng.random() < 0.6 else "20",
+        )
+        for index in range(rng.randint(3, 8))
+    ]
+
+
+PLANNERS = {
+    "elderly_couple": _plan_elderly_couple,
+    "empty_nest": _plan_empty_nest,
+    "elderly_single": _plan_elderly_single,
+    "family": _plan_family,
+    "three_generation": _plan_three_generation,
+    "young": _plan_young,
+    "single": _plan_single,
+    "collective": _plan_collective,
+}
+
+
 def plan_household(rng: random.Random, kind: str) -> list[MemberPlan]:
     """Members of a household of ``kind``, head first."""
-    sex = "1" if rng.random() < 0.85 else "2"
-    spouse_relation = lambda s: "11" if s == "1" else "12"  # noqa: E731
-    members: list[MemberPlan] = []
-    if kind == "elderly_couple":
-        age = rng.randint(62, 90)
-        members.append(MemberPlan(age, sex, "02", "20"))
-        spouse_sex = _other(sex)
-        members.append(
-            MemberPlan(max(55, age + rng.randint(-6, 3)), spouse_sex, spouse_relation(spouse_sex), "20")
-        )
-        if rng.random() < 0.2:  # the spouse died years ago; the head is widowed
-            members[1].fate, members[0].marital = "dead", "30"
-        for _ in range(2):
-            if rng.random() < 0.45:
-                child_sex = rng.choice("12")
-                fate = "out" if rng.random() < 0.55 else "emigrated"
-                members.append(
-                    MemberPlan(max(18, age - rng.randint(24, 36)), child_sex,
-                               _child_relation(child_sex), "20", fate, 0)
-                )  # fmt: skip
-    elif kind == "empty_nest":  # a middle-aged couple whose children live elsewhere
-        age = rng.randint(45, 63)
-        members.append(MemberPlan(age, sex, "02", "20"))
-        spouse_sex = _other(sex)
-        members.append(
-            MemberPlan(max(40, age + rng.randint(-5, 3)), spouse_sex, spouse_relation(spouse_sex), "20")
-        )
-        father = 0 if sex == "1" else 1
-        for _ in range(names.weighted(rng, [(0, 30), (1, 50), (2, 20)])):
-            child_sex = rng.choice("12")
-            fate = "out" if rng.random() < 0.8 else "emigrated"
-            members.append(
-                MemberPlan(max(18, age - rng.randint(23, 32)), child_sex,
-                           _child_relation(child_sex), "10", fate, father)
-            )  # fmt: skip
-    elif kind == "elderly_single":
-        sex = "2" if rng.random() < 0.65 else "1"
-        age = rng.randint(65, 96)
-        members.append(MemberPlan(age, sex, "02", "30" if rng.random() < 0.85 else "40"))
-        if members[0].marital == "30" and rng.random() < 0.6:
-            spouse_sex = _other(sex)
-            members.append(
-                MemberPlan(age + rng.randint(-3, 5), spouse_sex, spouse_relation(spouse_sex),
-                           "20", "dead")
-            )  # fmt: skip
-        for _ in range(2):
-            if rng.random() < 0.4:
-                child_sex = rng.choice("12")
-                fate = "out" if rng.random() < 0.5 else "emigrated"
-                father = 0 if sex == "1" else (1 if len(members) > 1 else None)
-                members.append(
-                    MemberPlan(max(18, age - rng.randint(24, 36)), child_sex,
-                               _child_relation(child_sex), "20", fate, father)
-                )  # fmt: skip
-    elif kind == "family":
-        age = rng.randint(30, 55)
-        married = rng.random() < 0.9
-        members.append(MemberPlan(age, sex, "02", "20" if married else "40"))
-        if married:
-            spouse_sex = _other(sex)
-            members.append(
-                MemberPlan(max(22, age + rng.randint(-5, 4)), spouse_sex,
-                           spouse_relation(spouse_sex), "20")
-            )  # fmt: skip
-        father = 0 if sex == "1" or not married else 1
-        for _ in range(names.weighted(rng, [(1, 55), (2, 37), (3, 8)])):
-            child_sex = rng.choice("12")
-            child_age = rng.randint(max(0, age - 42), min(25, age - 22))
-            members.append(
-                MemberPlan(child_age, child_sex, _child_relation(child_sex), "10",
-                           "alive", father)
-            )  # fmt: skip
-        if rng.random() < 0.25:
-            parent_sex = rng.choice("12")
-            members.append(
-                MemberPlan(min(96, age + rng.randint(25, 32)), parent_sex,
-                           "51" if parent_sex == "1" else "52", "30" if rng.random() < 0.6 else "20",
-                           "alive", 0 if parent_sex == "1" else None)
-            )  # fmt: skip
-    elif kind == "three_generation":
-        sex = "1"
-        age = rng.randint(55, 78)
-        members.append(MemberPlan(age, sex, "02", "20"))
-        members.append(MemberPlan(max(50, age + rng.randint(-6, 2)), "2", "12", "20"))
-        child_sex = "1" if rng.random() < 0.8 else "2"
-        child_age = max(25, age - rng.randint(24, 32))
-        members.append(MemberPlan(child_age, child_sex, _child_relation(child_sex), "20", "alive", 0))
-        members.append(
-            MemberPlan(max(23, child_age + rng.randint(-4, 3)), _other(child_sex), "97", "20")
-        )
-        father = 2 if child_sex == "1" else 3
-        for _ in range(1 if rng.random() < 0.65 else 2):
-            grand_sex = rng.choice("12")
-            relation = ("41" if grand_sex == "1" else "42") if child_sex == "1" else (
-                "43" if grand_sex == "1" else "44"
-            )
-            members.append(
-                MemberPlan(rng.randint(0, min(15, child_age - 22)), grand_sex, relation, "10",
-                           "alive", father)
-            )  # fmt: skip
-    elif kind == "young":
-        age = rng.randint(22, 35)
-        if rng.random() < 0.5:
-            members.append(MemberPlan(age, rng.choice("12"), "02", "10"))
-        else:
-            members.append(MemberPlan(age, sex, "02", "20"))
-            spouse_sex = _other(sex)
-            members.append(
-                MemberPlan(max(21, age + rng.randint(-4, 3)), spouse_sex,
-                           spouse_relation(spouse_sex), "20")
-            )  # fmt: skip
-            if rng.random() < 0.2:
-                child_sex = rng.choice("12")
-                members.append(
-                    MemberPlan(rng.randint(0, 3), child_sex, _child_relation(child_sex), "10",
-                               "alive", 0 if sex == "1" else 1)
-                )  # fmt: skip
-    elif kind == "single":
-        members.append(
-            MemberPlan(rng.randint(35, 60), rng.choice("12"), "02", rng.choice(["40", "10"]))
-        )
-    else:  # collective household (enterprise dormitory)
-        for index in range(rng.randint(3, 8)):
-            members.append(
-                MemberPlan(rng.randint(18, 45), rng.choice("12"), "02" if index == 0 else "99",
-                           "10" if rng.random() < 0.6 else "20")
-            )  # fmt: skip
-    return members
+    sex = "1" if rng.random() < 0.85 else "2"  # heads are mostly men
+    return PLANNERS[kind](rng, sex)
 
 
 def _register_person(
@@ -385,9 +424,15 @@ def _new_move(
 ) -> Move:
     number = city.next_id("move")
     move = Move(
-        f"QY{number:010d}", person.id_number, move_type, from_address, to_address, to_town,
-        on, when,
-    )  # fmt: skip
+        f"QY{number:010d}",
+        person.id_number,
+        move_type,
+        from_address,
+        to_address,
+        to_town,
+        on,
+        when,
+    )
     city.moves[move.move_id] = move
     return move
 
@@ -405,6 +450,12 @@ def _new_household(city: City, rng: random.Random, kind: str, town, created: dat
     )
     city.households[household.household_no] = household
     return household
+
+
+def _domestic_destination(rng: random.Random) -> str:
+    """An address elsewhere in China, for a move out of Kaiping."""
+    place = rng.choice(names.MOVE_DESTINATIONS)
+    return f"{place}{rng.choice(names.ROADS)}路{rng.randint(1, 300)}号"
 
 
 def _abroad_address(rng: random.Random) -> tuple[str, str]:
@@ -444,30 +495,45 @@ def _build_household(city: City, rng: random.Random, kind: str, plan: list[Membe
         area, origin = birth_area(rng) if spec.age >= 16 else (names.DIVISION, None)
         stamp_from = max(REGISTER_START, birth)
         person = _register_person(
-            city, rng,
-            birth=birth, sex=spec.sex, name=names.person_name(rng, spec.sex, year, surname),
-            household=household, relation=spec.relation, marital=spec.marital, area=area,
-            address=household.address, town_code=town.code,
+            city,
+            rng,
+            birth=birth,
+            sex=spec.sex,
+            name=names.person_name(rng, spec.sex, year, surname),
+            household=household,
+            relation=spec.relation,
+            marital=spec.marital,
+            area=area,
+            address=household.address,
+            town_code=town.code,
             updated_at=random_time(rng, random_date(rng, stamp_from, ref)),
             phone=_phone(rng, spec.age),
-        )  # fmt: skip
+        )
         members.append(person)
         if spec.fate == "dead":
             death = random_date(rng, max(_add_years(birth, 50), ref - timedelta(days=3650)), ref)
             person.status, person.death_date, person.phone = DEAD, death, None
-            person.updated_at = random_time(rng, death + timedelta(days=rng.randint(1, 20)))
+            person.updated_at = random_time(
+                rng, min(ref, death + timedelta(days=rng.randint(1, 20)))
+            )
         elif spec.fate in ("out", "emigrated"):
             left = random_date(rng, max(_add_years(birth, 18), ref - timedelta(days=5475)), ref)
             if spec.fate == "emigrated":
                 person.emigrated_to, destination = _abroad_address(rng)
             else:
-                destination = rng.choice(names.MOVE_DESTINATIONS) + rng.choice(names.ROADS) + (
-                    f"路{rng.randint(1, 300)}号"
-                )
+                destination = _domestic_destination(rng)
             person.status = MOVED_OUT
             person.updated_at = random_time(rng, left)
-            _new_move(city, person, MOVE_OUT, household.address, destination, None, left,
-                      person.updated_at)  # fmt: skip
+            _new_move(
+                city,
+                person,
+                MOVE_OUT,
+                household.address,
+                destination,
+                None,
+                left,
+                person.updated_at,
+            )
         elif origin is not None and rng.random() < 0.6:
             arrived = random_date(rng, max(_add_years(birth, 16), date(1995, 1, 1)), ref)
             when = random_time(rng, arrived)
@@ -529,11 +595,14 @@ def daily(city: City) -> None:
 def _birth(city: City, rng: random.Random) -> None:
     today = city.date
     mother = pick_person(
-        city, rng,
-        lambda p: p.alive and p.sex == "2" and 22 <= p.age(today) <= 42
+        city,
+        rng,
+        lambda p: p.alive
+        and p.sex == "2"
+        and 22 <= p.age(today) <= 42
         and p.household_no is not None
         and city.households[p.household_no].household_type == FAMILY,
-    )  # fmt: skip
+    )
     if mother is None:
         return
     household = city.households[mother.household_no]
@@ -548,19 +617,26 @@ def _birth(city: City, rng: random.Random) -> None:
     birth = today - timedelta(days=rng.randint(3, 40))
     when = city.when(rng)
     baby = _register_person(
-        city, rng,
-        birth=birth, sex=sex, name=names.person_name(rng, sex, birth.year, father_surname),
-        household=household, relation=relation[sex], marital="10", area=names.DIVISION,
-        address=household.address, town_code=household.town_code, updated_at=when, phone=None,
-    )  # fmt: skip
+        city,
+        rng,
+        birth=birth,
+        sex=sex,
+        name=names.person_name(rng, sex, birth.year, father_surname),
+        household=household,
+        relation=relation[sex],
+        marital="10",
+        area=names.DIVISION,
+        address=household.address,
+        town_code=household.town_code,
+        updated_at=when,
+        phone=None,
+    )
     city.touch("police.person", baby.person_id, baby, when)
 
 
 def _death(city: City, rng: random.Random) -> None:
     today = city.date
-    person = pick_person(
-        city, rng, lambda p: p.alive and rng.random() < (p.age(today) / 100) ** 4
-    )
+    person = pick_person(city, rng, lambda p: p.alive and rng.random() < (p.age(today) / 100) ** 4)
     if person is None:
         return
     when = city.when(rng)
@@ -568,12 +644,18 @@ def _death(city: City, rng: random.Random) -> None:
     person.phone = None
     city.touch("police.person", person.person_id, person, when)
     household = city.households.get(person.household_no) if person.household_no else None
+    couple = ("02", "11", "12")  # head, husband, wife
     for other_id in household.members if household else []:
         other = city.persons[other_id]
-        if other.alive and other.relation_to_head in ("11", "12", "02") and other is not person:
-            if person.relation_to_head in ("02", "11", "12") and other.marital_status == "20":
-                other.marital_status = "30"
-                city.touch("police.person", other.person_id, other, when)
+        if (
+            other.alive
+            and other is not person
+            and other.relation_to_head in couple
+            and person.relation_to_head in couple
+            and other.marital_status == "20"
+        ):
+            other.marital_status = "30"  # widowed
+            city.touch("police.person", other.person_id, other, when)
     if household and household.head == person.person_id:
         living = [city.persons[m] for m in household.members if city.persons[m].alive]
         if living:
@@ -592,16 +674,17 @@ def _death(city: City, rng: random.Random) -> None:
 def _move_out(city: City, rng: random.Random) -> None:
     today = city.date
     person = pick_person(
-        city, rng,
+        city,
+        rng,
         lambda p: p.alive and 18 <= p.age(today) <= 45 and p.relation_to_head != "02",
-    )  # fmt: skip
+    )
     if person is None:
         return
     when = city.when(rng)
     if rng.random() < 0.15:
         person.emigrated_to, destination = _abroad_address(rng)
     else:
-        destination = f"{rng.choice(names.MOVE_DESTINATIONS)}{rng.choice(names.ROADS)}路{rng.randint(1, 300)}号"
+        destination = _domestic_destination(rng)
     person.status = MOVED_OUT
     city.touch("police.person", person.person_id, person, when)
     move = _new_move(city, person, MOVE_OUT, person.address, destination, None, today, when)
@@ -621,17 +704,33 @@ def _move_in(city: City, rng: random.Random) -> None:
     for index, spec in enumerate(plan):
         birth = birth_from_age(rng, spec.age, today)
         person = _register_person(
-            city, rng,
-            birth=birth, sex=spec.sex, name=names.person_name(rng, spec.sex, birth.year),
-            household=household, relation=spec.relation, marital=spec.marital,
-            area=code if spec.age >= 1 else names.DIVISION, address=household.address,
-            town_code=town.code, updated_at=when, phone=_phone(rng, spec.age),
-        )  # fmt: skip
+            city,
+            rng,
+            birth=birth,
+            sex=spec.sex,
+            name=names.person_name(rng, spec.sex, birth.year),
+            household=household,
+            relation=spec.relation,
+            marital=spec.marital,
+            area=code if spec.age >= 1 else names.DIVISION,
+            address=household.address,
+            town_code=town.code,
+            updated_at=when,
+            phone=_phone(rng, spec.age),
+        )
         if index == 0:
             household.head = person.person_id
         city.touch("police.person", person.person_id, person, when)
-        move = _new_move(city, person, MOVE_IN, origin + rng.choice(names.ROADS) + "路",
-                         household.address, town.code, today, when)  # fmt: skip
+        move = _new_move(
+            city,
+            person,
+            MOVE_IN,
+            origin + rng.choice(names.ROADS) + "路",
+            household.address,
+            town.code,
+            today,
+            when,
+        )
         city.touch("police.residence_move", move.move_id, move, when)
     city.touch("police.household", household.household_no, household, when)
 
@@ -653,6 +752,7 @@ def _move_within(city: City, rng: random.Random) -> None:
     for person in living:
         person.address, person.town_code = household.address, town.code
         city.touch("police.person", person.person_id, person, when)
-        move = _new_move(city, person, MOVE_WITHIN, old, household.address, town.code,
-                         city.date, when)  # fmt: skip
+        move = _new_move(
+            city, person, MOVE_WITHIN, old, household.address, town.code, city.date, when
+        )
         city.touch("police.residence_move", move.move_id, move, when)

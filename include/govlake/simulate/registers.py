@@ -27,6 +27,10 @@ from govlake.simulate.people import FAMILY, Person
 LOW_INCOME_SHARE = 0.02
 ROSTER_SHARE = 0.04
 IN_CARE, STOPPED = "在保", "停保"
+# Recipients whose assets or income a later low-income check should catch (share of all
+# recipients, at least one each): legal representative of an enterprise, owner of several
+# properties, insured on a high contribution base.
+RECIPIENT_FLAGS = (("enterprise", 0.08), ("property", 0.06), ("high_base", 0.05))
 PERSON_OWNER, UNIT_OWNER = "个人", "单位"
 VALID, CANCELLED, REVOKED = "有效", "注销", "吊销"
 
@@ -132,15 +136,17 @@ def build_low_income(city: City) -> None:
                     recipient.status = STOPPED
         if len(city.low_income) >= target:
             break
-    recipients = list(city.low_income.values())
-    for recipient in recipients:
-        roll = rng.random()
-        if roll < 0.08:
-            recipient.flag = "enterprise"
-        elif roll < 0.14:
-            recipient.flag = "property"
-        elif roll < 0.19 and 18 <= city.persons[recipient.person_id].age(ref) <= 60:
-            recipient.flag = "high_base"
+    recipients = [r for r in city.low_income.values() if r.status == IN_CARE]
+    rng.shuffle(recipients)
+    for flag, share in RECIPIENT_FLAGS:
+        wanted = max(1, round(share * len(city.low_income)))
+        for recipient in recipients:
+            if wanted == 0:
+                break
+            age = city.persons[recipient.person_id].age(ref)
+            if recipient.flag is None and (flag != "high_base" or 18 <= age <= 60):
+                recipient.flag = flag
+                wanted -= 1
     for key in city.low_income:
         city.log_initial("civil.low_income", key)
 
@@ -150,21 +156,35 @@ def _apply_recipient_flags(city: City) -> None:
     rng = city.rng("civil-flags")
     ref = city.reference_date()
     companies = [
-        e for e in city.enterprise_seq
+        e
+        for e in city.enterprise_seq
         if e.active and e.entity_type in ("个体工商户", "有限责任公司", "个人独资企业")
-    ]  # fmt: skip
+    ]
     employers = [e for e in city.enterprise_seq if e.active and e.dormant_since is None]
     for recipient in city.low_income.values():
         person = city.persons[recipient.person_id]
         if recipient.flag == "enterprise" and companies:
             enterprise = companies.pop(rng.randrange(len(companies)))
-            enterprise.legal_rep_name, enterprise.legal_rep_id_number = person.name, person.id_number
+            enterprise.legal_rep_name, enterprise.legal_rep_id_number = (
+                person.name,
+                person.id_number,
+            )
             city.legal_reps[enterprise.uscc] = person.person_id
         elif recipient.flag == "high_base" and employers:
             employer = rng.choice(employers)
             start = random_date(rng, max(employer.established_date, date(2018, 1, 1)), ref)
-            job = add_job(city, person, employer.uscc, start, rng.randint(12000, 22000),
-                          ("110", "210", "310", "410"), random_time(rng, start), None, ACTIVE)  # fmt: skip
+            base = rng.randint(12000, 22000)
+            job = add_job(
+                city,
+                person,
+                employer.uscc,
+                start,
+                base,
+                ("110", "210", "310", "410"),
+                random_time(rng, start),
+                None,
+                ACTIVE,
+            )
             for enrolment_id in job.enrolment_ids:
                 city.log_initial("hrss.social_insurance", enrolment_id)
 
@@ -174,7 +194,9 @@ def _stop_assistance(city: City, recipient_id: str) -> None:
     if recipient.status == STOPPED:
         return
     recipient.status = STOPPED
-    city.touch("civil.low_income", recipient_id, recipient, city.when(city.rng("civil-stop", city.day)))
+    city.touch(
+        "civil.low_income", recipient_id, recipient, city.when(city.rng("civil-stop", city.day))
+    )
 
 
 # --- overseas roster ----------------------------------------------------------------------------
@@ -370,15 +392,31 @@ def _property_plans(city: City, rng: random.Random) -> list[tuple]:
         if rng.random() < 0.12:
             town = names.pick_town(rng)
             usage = "住宅" if rng.random() < 0.7 else "商业"
-            plans.append((PERSON_OWNER, head, names.address(rng, town), town.code,
-                          _area(rng, 40, 160), usage))  # fmt: skip
+            plans.append(
+                (
+                    PERSON_OWNER,
+                    head,
+                    names.address(rng, town),
+                    town.code,
+                    _area(rng, 40, 160),
+                    usage,
+                )
+            )
     for recipient in city.low_income.values():
         if recipient.flag == "property":
             person = city.persons[recipient.person_id]
             for usage in ("住宅", "商业"):
                 town = names.pick_town(rng)
-                plans.append((PERSON_OWNER, person, names.address(rng, town), town.code,
-                              _area(rng, 60, 200), usage))  # fmt: skip
+                plans.append(
+                    (
+                        PERSON_OWNER,
+                        person,
+                        names.address(rng, town),
+                        town.code,
+                        _area(rng, 60, 200),
+                        usage,
+                    )
+                )
     for enterprise in city.enterprise_seq:
         if enterprise.status not in ("存续", "在业"):
             continue
@@ -389,8 +427,9 @@ def _property_plans(city: City, rng: random.Random) -> list[tuple]:
             else:
                 usage = "商业" if enterprise.industry_code[0] in "FH" else "办公"
                 area = _area(rng, 60, 2000)
-            plans.append((UNIT_OWNER, enterprise, enterprise.address, enterprise.town_code,
-                          area, usage))  # fmt: skip
+            plans.append(
+                (UNIT_OWNER, enterprise, enterprise.address, enterprise.town_code, area, usage)
+            )
     return plans
 
 
@@ -496,22 +535,35 @@ def _new_licence(
 
 def _enterprise_licences(city: City, rng: random.Random, enterprise: Enterprise, issue_from: date):
     status = VALID if enterprise.active else enterprise.status
-    licences = [_new_licence(city, "营业执照", enterprise, enterprise.established_date, None, status)]
+    licences = [
+        _new_licence(city, "营业执照", enterprise, enterprise.established_date, None, status)
+    ]
     industry = names.industry(enterprise.industry_code)
     ref = max(issue_from, enterprise.established_date)
     if industry.food:
         issue = random_date(rng, ref, city.reference_date()) if city.day == 1 else city.date
         licences.append(
-            _new_licence(city, "食品经营许可证", enterprise, issue,
-                         _years_after(issue, 5) - timedelta(days=1),
-                         VALID if enterprise.active else CANCELLED)
-        )  # fmt: skip
+            _new_licence(
+                city,
+                "食品经营许可证",
+                enterprise,
+                issue,
+                _years_after(issue, 5) - timedelta(days=1),
+                VALID if enterprise.active else CANCELLED,
+            )
+        )
     if enterprise.industry_code.startswith("G54"):
         issue = random_date(rng, ref, city.reference_date()) if city.day == 1 else city.date
         licences.append(
-            _new_licence(city, "道路运输经营许可证", enterprise, issue, _years_after(issue, 4),
-                         VALID if enterprise.active else CANCELLED)
-        )  # fmt: skip
+            _new_licence(
+                city,
+                "道路运输经营许可证",
+                enterprise,
+                issue,
+                _years_after(issue, 4),
+                VALID if enterprise.active else CANCELLED,
+            )
+        )
     return licences
 
 
@@ -535,16 +587,29 @@ def build_licences(city: City) -> None:
             continue
         age = person.age(ref)
         if age >= 16 and rng.random() < 0.45:
-            issue = random_date(rng, max(_years_after(person.birth_date, 16), date(2012, 1, 1)), ref)
+            issue = random_date(
+                rng, max(_years_after(person.birth_date, 16), date(2012, 1, 1)), ref
+            )
             years = _id_validity(person.age(issue))
-            _new_licence(city, "居民身份证电子证照", person, issue,
-                         _years_after(issue, years) if years else None, VALID)  # fmt: skip
+            _new_licence(
+                city,
+                "居民身份证电子证照",
+                person,
+                issue,
+                _years_after(issue, years) if years else None,
+                VALID,
+            )
         if 18 <= age <= 70 and rng.random() < 0.3:
-            issue = random_date(rng, max(_years_after(person.birth_date, 18), date(2008, 1, 1)), ref)
-            _new_licence(city, "机动车驾驶证", person, issue,
-                         _years_after(issue, rng.choice([6, 10])), VALID)  # fmt: skip
+            issue = random_date(
+                rng, max(_years_after(person.birth_date, 18), date(2008, 1, 1)), ref
+            )
+            _new_licence(
+                city, "机动车驾驶证", person, issue, _years_after(issue, rng.choice([6, 10])), VALID
+            )
         if person.marital_status == "20" and 22 <= age <= 70 and rng.random() < 0.15:
-            issue = random_date(rng, max(_years_after(person.birth_date, 22), date(1995, 1, 1)), ref)
+            issue = random_date(
+                rng, max(_years_after(person.birth_date, 22), date(1995, 1, 1)), ref
+            )
             _new_licence(city, "结婚证", person, issue, None, VALID)
         if rng.random() < 0.012:
             issue = random_date(rng, max(person.birth_date, date(2015, 1, 1)), ref)
@@ -662,13 +727,25 @@ def _daily_real_estate(city: City) -> None:
                     break
             if owner is None:
                 continue
-            plan = (PERSON_OWNER, owner, names.address(rng, town), town.code,
-                    _area(rng, 60, 160), "住宅")  # fmt: skip
+            plan = (
+                PERSON_OWNER,
+                owner,
+                names.address(rng, town),
+                town.code,
+                _area(rng, 60, 160),
+                "住宅",
+            )
         else:
             active = [e for e in city.enterprise_seq if e.active]
             owner = active[rng.randrange(len(active))]
-            plan = (UNIT_OWNER, owner, names.address(rng, town), town.code,
-                    _area(rng, 100, 3000), "商业" if rng.random() < 0.5 else "工业")  # fmt: skip
+            plan = (
+                UNIT_OWNER,
+                owner,
+                names.address(rng, town),
+                town.code,
+                _area(rng, 100, 3000),
+                "商业" if rng.random() < 0.5 else "工业",
+            )
         record = _new_property(city, rng, plan, today)
         city.touch("natres.real_estate", record.certificate_no, record, city.when(rng))
 
@@ -686,16 +763,17 @@ def _daily_licences(city: City) -> None:
             if any(city.licences[n].licence_type == "居民身份证电子证照" for n in held):
                 continue
             years = _id_validity(person.age(today))
-            licence = _new_licence(city, "居民身份证电子证照", person, today,
-                                   _years_after(today, years) if years else None, VALID)  # fmt: skip
+            valid_until = _years_after(today, years) if years else None
+            licence = _new_licence(city, "居民身份证电子证照", person, today, valid_until, VALID)
             city.touch("govdata.e_licence", licence.licence_no, licence, city.when(rng))
             break
     if rng.random() < 0.5:
         for _ in range(2000):
             person = people[rng.randrange(len(people))]
             if person.alive and 18 <= person.age(today) <= 60:
-                licence = _new_licence(city, "机动车驾驶证", person, today,
-                                       _years_after(today, 6), VALID)  # fmt: skip
+                licence = _new_licence(
+                    city, "机动车驾驶证", person, today, _years_after(today, 6), VALID
+                )
                 city.touch("govdata.e_licence", licence.licence_no, licence, city.when(rng))
                 break
 

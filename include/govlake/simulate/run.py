@@ -179,7 +179,7 @@ def _deliver_database(city: City, book: DefectBook, resource: str, out: _Day) ->
 
 def _deliver_file(city: City, book: DefectBook, resource: str, out: _Day) -> None:
     spec = schema.resource(resource)
-    department, stem, extension, snapshot = FILES[resource]
+    _, _, extension, snapshot = FILES[resource]
     changed_rows, new_twins = _decide(city, book, resource, out)
     twins = {k: (r, o, d) for k, r, o, d in book.twin_rows(resource)}
     if snapshot:

@@ -16,12 +16,12 @@ import csv
 import io
 import json
 import os
-import re
 import zipfile
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from sqlalchemy import Table, create_engine, inspect, text
 from sqlalchemy.engine import Engine
@@ -49,8 +49,9 @@ def _ensure_database(engine: Engine) -> None:
     url = engine.url
     name = url.database
     if engine.dialect.name == "postgresql":
-        admin = create_engine(url.set(database="postgres"), poolclass=NullPool,
-                              isolation_level="AUTOCOMMIT")  # fmt: skip
+        admin = create_engine(
+            url.set(database="postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT"
+        )
         statement = f'create database "{name}"'
     else:
         admin = create_engine(url.set(database=""), poolclass=NullPool)
@@ -88,10 +89,10 @@ def _replace_postgresql(engine: Engine, table: Table, rows: Iterable[tuple]) -> 
         table.drop(conn, checkfirst=True)
         table.create(conn)
         raw = conn.connection.driver_connection
-        with raw.cursor() as cursor:
-            with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
-                for row in rows:
-                    copy.write_row(row)
+        statement = f'COPY "{table.name}" ({columns}) FROM STDIN'
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
 
 
 def _replace_generic(engine: Engine, table: Table, rows: Iterable[tuple]) -> None:
@@ -223,43 +224,140 @@ def json_records_bytes(rows: list[dict]) -> bytes:
     return body.encode("utf-8")
 
 
+_XML = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_SHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml."
+_PACKAGE = "http://schemas.openxmlformats.org/package/2006/"
+_OFFICE_RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
+_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+
+def _override(part: str, content_type: str) -> str:
+    return f'<Override PartName="{part}" ContentType="{content_type}"/>'
+
+
+def _relationships(*targets: tuple[str, str]) -> str:
+    items = "".join(
+        f'<Relationship Id="rId{n}" Type="{kind}" Target="{target}"/>'
+        for n, (kind, target) in enumerate(targets, start=1)
+    )
+    return f'{_XML}<Relationships xmlns="{_PACKAGE}relationships">{items}</Relationships>'
+
+
+_XLSX_PARTS = {
+    "[Content_Types].xml": (
+        f'{_XML}<Types xmlns="{_PACKAGE}content-types">'
+        '<Default Extension="rels" '
+        'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        + _override("/xl/workbook.xml", f"{_SHEET_TYPE}sheet.main+xml")
+        + _override("/xl/worksheets/sheet1.xml", f"{_SHEET_TYPE}worksheet+xml")
+        + _override("/xl/styles.xml", f"{_SHEET_TYPE}styles+xml")
+        + _override(
+            "/docProps/core.xml", "application/vnd.openxmlformats-package.core-properties+xml"
+        )
+        + _override(
+            "/docProps/app.xml",
+            "application/vnd.openxmlformats-officedocument.extended-properties+xml",
+        )
+        + "</Types>"
+    ),
+    "_rels/.rels": _relationships(
+        (f"{_OFFICE_RELS}officeDocument", "xl/workbook.xml"),
+        (f"{_PACKAGE}relationships/metadata/core-properties", "docProps/core.xml"),
+        (f"{_OFFICE_RELS}extended-properties", "docProps/app.xml"),
+    ),
+    "docProps/app.xml": (
+        f"{_XML}<Properties "
+        'xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties">'
+        "<Application>Microsoft Excel</Application></Properties>"
+    ),
+    "xl/_rels/workbook.xml.rels": _relationships(
+        (f"{_OFFICE_RELS}worksheet", "worksheets/sheet1.xml"),
+        (f"{_OFFICE_RELS}styles", "styles.xml"),
+    ),
+    "xl/styles.xml": (
+        f'{_XML}<styleSheet xmlns="{_MAIN_NS}">'
+        '<numFmts count="1"><numFmt numFmtId="164" formatCode="yyyy-mm-dd"/></numFmts>'
+        '<fonts count="1"><font><sz val="11"/><name val="宋体"/></font></fonts>'
+        '<fills count="2"><fill><patternFill patternType="none"/></fill>'
+        '<fill><patternFill patternType="gray125"/></fill></fills>'
+        '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+        '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/>'
+        "</cellStyleXfs>"
+        '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+        '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+        '</cellXfs><cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/>'
+        "</cellStyles></styleSheet>"
+    ),
+}
+_EXCEL_EPOCH = date(1899, 12, 30)
+
+
+def _column_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, remainder = divmod(index - 1, 26)
+        letters = chr(65 + remainder) + letters
+    return letters
+
+
+def _xlsx_cell(ref: str, value: object) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        return f'<c r="{ref}" s="1"><v>{(value - _EXCEL_EPOCH).days}</v></c>'
+    if isinstance(value, bool):
+        value = str(value)
+    if isinstance(value, int | float | Decimal):
+        return f'<c r="{ref}"><v>{value}</v></c>'
+    text_ = escape(str(value))
+    space = ' xml:space="preserve"' if text_ != text_.strip() else ""
+    return f'<c r="{ref}" t="inlineStr"><is><t{space}>{text_}</t></is></c>'
+
+
 def xlsx_bytes(header: list[str], rows: list[list[object]], sheet: str, stamp: datetime) -> bytes:
-    """A one-sheet workbook; dates as Excel date cells, everything else as given.
+    """A one-sheet workbook (SpreadsheetML, inline strings) written directly.
 
-    openpyxl stamps the workbook and its zip entries with the wall clock; both are
-    replaced by ``stamp`` so that the same content always gives the same bytes.
+    Dates become Excel date cells (``yyyy-mm-dd``); numbers numeric cells; anything else
+    (identity numbers included) text cells; None an empty cell. The package's timestamps
+    are ``stamp``, so the same content always gives the same bytes.
     """
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    worksheet = workbook.create_sheet(sheet)
-    worksheet.append(header)
-    for values in rows:
-        worksheet.append(values)
-    workbook.properties.creator = "开平市侨务局"
-    workbook.properties.created = stamp
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return _normalise_zip(buffer.getvalue(), stamp)
-
-
-def _normalise_zip(data: bytes, stamp: datetime) -> bytes:
+    letters = [_column_letter(i) for i in range(len(header) + 2)]
+    lines = []
+    for number, values in enumerate([header, *rows], start=1):
+        cells = "".join(_xlsx_cell(f"{letters[i]}{number}", v) for i, v in enumerate(values))
+        lines.append(f'<row r="{number}">{cells}</row>')
+    sheet_xml = (
+        f'{_XML}<worksheet xmlns="{_MAIN_NS}"><sheetData>{"".join(lines)}</sheetData></worksheet>'
+    )
+    workbook_xml = (
+        f'{_XML}<workbook xmlns="{_MAIN_NS}" xmlns:r="{_OFFICE_RELS[:-1]}">'
+        f'<sheets><sheet name="{escape(sheet)}" sheetId="1" r:id="rId1"/></sheets></workbook>'
+    )
     iso = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
-    source = zipfile.ZipFile(io.BytesIO(data))
+    core_xml = (
+        f'{_XML}<cp:coreProperties xmlns:cp="{_PACKAGE}metadata/core-properties" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        "<dc:creator>开平市侨务局</dc:creator>"
+        f'<dcterms:created xsi:type="dcterms:W3CDTF">{iso}</dcterms:created>'
+        f'<dcterms:modified xsi:type="dcterms:W3CDTF">{iso}</dcterms:modified>'
+        "</cp:coreProperties>"
+    )
+    parts = dict(_XLSX_PARTS)
+    parts["docProps/core.xml"] = core_xml
+    parts["xl/workbook.xml"] = workbook_xml
+    parts["xl/worksheets/sheet1.xml"] = sheet_xml
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            content = source.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                content = re.sub(
-                    rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)",
-                    rb"\g<1>" + iso.encode() + rb"\g<2>",
-                    content,
-                )
-            entry = zipfile.ZipInfo(info.filename, date_time=stamp.timetuple()[:6])
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in parts.items():
+            entry = zipfile.ZipInfo(name, date_time=stamp.timetuple()[:6])
             entry.compress_type = zipfile.ZIP_DEFLATED
             entry.external_attr = 0o644 << 16
-            target.writestr(entry, content)
+            archive.writestr(entry, content.encode("utf-8"))
     return out.getvalue()
 
 

@@ -34,8 +34,43 @@ ID_CHECK_MAP = "10X98765432"  # index = weighted sum mod 11
 # Province-level prefixes of GB/T 2260 (81/82/83: residence permits of Hong Kong, Macao
 # and Taiwan residents, which use the same number format).
 ID_PROVINCES = frozenset(
-    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 "
-    "50 51 52 53 54 61 62 63 64 65 71 81 82 83".split()
+    [
+        "11",
+        "12",
+        "13",
+        "14",
+        "15",
+        "21",
+        "22",
+        "23",
+        "31",
+        "32",
+        "33",
+        "34",
+        "35",
+        "36",
+        "37",
+        "41",
+        "42",
+        "43",
+        "44",
+        "45",
+        "46",
+        "50",
+        "51",
+        "52",
+        "53",
+        "54",
+        "61",
+        "62",
+        "63",
+        "64",
+        "65",
+        "71",
+        "81",
+        "82",
+        "83",
+    ]
 )
 _ID_FORMAT = re.compile(r"^\d{17}[\dX]$")
 
@@ -153,7 +188,10 @@ def validate_uscc(value: object) -> str | None:
         return f"行政区划码无效 division code {value[2:8]} is not 6 digits"
     org_expected = org_code_check_char(value[8:16])
     if value[16] != org_expected:
-        return f"组织机构代码校验码错误 wrong organisation-code check character: expected {org_expected}"
+        return (
+            "组织机构代码校验码错误 wrong organisation-code check character: "
+            f"expected {org_expected}"
+        )
     expected = uscc_check_char(value[:17])
     if value[17] != expected:
         return f"校验码错误 wrong check character: expected {expected}"
