@@ -85,7 +85,7 @@ def _child(conn_id: str) -> None:
     """The platform's path, alone in this process so its peak memory is its own."""
     # import everything the path uses first: the timings measure work, not imports
     import adbc_driver_postgresql.dbapi  # noqa: F401
-    import pyarrow.compute  # noqa: F401
+    import pyarrow.compute
     import pyarrow.csv  # noqa: F401
 
     from govlake.pipeline.ingest import extract_resource, load_resource
