@@ -371,11 +371,12 @@ def demo(
 def bench_ingest(
     rows: Annotated[int, typer.Option(help="persons to generate")] = 1_000_000,
     to_sql_rows: Annotated[int, typer.Option(help="rows for the to_sql baseline")] = 100_000,
+    repeats: Annotated[int, typer.Option(help="rounds; figures are medians")] = 3,
 ) -> None:
     """Benchmark the ingestion path against psql \\copy and pandas to_sql."""
     from govlake.bench.ingest import run_benchmark
 
-    run_benchmark(rows=rows, to_sql_rows=to_sql_rows, console=console)
+    run_benchmark(rows=rows, to_sql_rows=to_sql_rows, console=console, repeats=repeats)
 
 
 def main() -> None:

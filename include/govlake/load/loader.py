@@ -18,6 +18,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
 
 from govlake.catalog.model import Resource
 from govlake.governance.store import ensure_schema
@@ -115,7 +116,9 @@ def load_batch(
         conn.execute(
             sql.SQL("delete from raw.{} where _batch_id = %s").format(target), (manifest.batch_id,)
         )
-        with conn.cursor() as cur, cur.copy(copy_sql) as copy:
+        # the queued writer sends to the server from a worker thread while this thread
+        # validates and encodes the next chunk (Arrow releases the GIL while it works)
+        with conn.cursor() as cur, cur.copy(copy_sql, writer=QueuedLibpqWriter(cur)) as copy:
             for part, record_batch in iter_parts(store, manifest):
                 judgement = judge(resource, record_batch)
                 for column in judgement.added_columns:
