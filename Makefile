@@ -36,15 +36,15 @@ demo: $(STAMP) ## Run the platform on the embedded default: simulate Kaiping, in
 	$(BIN)/govlake demo $(DEMO_ARGS)
 
 .PHONY: test
-test: $(STAMP) ## Run the whole test suite (real PostgreSQL, S3 endpoint, MariaDB, Airflow)
-	$(BIN)/ruff check include dags tests
-	$(BIN)/ruff format --check include dags tests
+test: lint ## Run the whole test suite (real PostgreSQL, S3 endpoint, MariaDB, Airflow)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: $(STAMP) ## ruff check and format check
+lint: $(STAMP) ## ruff check, format check, and a scan for secrets
 	$(BIN)/ruff check include dags tests
 	$(BIN)/ruff format --check include dags tests
+	git ls-files -z | grep -zvE '^(requirements\.lock|\.secrets\.baseline)$$' | \
+	  xargs -0 $(BIN)/detect-secrets-hook --baseline .secrets.baseline
 
 .PHONY: format
 format: $(STAMP) ## Format the code with ruff

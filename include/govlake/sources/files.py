@@ -264,22 +264,15 @@ def _read_jsonl(path: Path, resource: Resource, writer: BatchWriter) -> str:
             continue
         try:
             obj = json.loads(raw.decode("utf-8"))
+            problem = None if isinstance(obj, dict) else "is not a JSON object"
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            problem = f"is not valid JSON ({error})"
+        if problem:
             writer.reject(
                 Rejected(
                     path.name,
                     number,
-                    f"格式错误 malformed row: {path.name} row {number} is not valid JSON ({error})",
-                    record=raw.decode("utf-8", errors="replace"),
-                )
-            )
-            continue
-        if not isinstance(obj, dict):
-            writer.reject(
-                Rejected(
-                    path.name,
-                    number,
-                    f"格式错误 malformed row: {path.name} row {number} is not a JSON object",
+                    f"格式错误 malformed row: {path.name} row {number} {problem}",
                     record=raw.decode("utf-8", errors="replace"),
                 )
             )
