@@ -1,0 +1,1 @@
+"""The libraries (basic · thematic · special) built by dbt from the raw tables."""

@@ -1,0 +1,124 @@
+"""Run dbt against the platform's warehouse, and keep dbt's sources one with the catalog.
+
+dbt reads the warehouse connection from ``GOVLAKE_DBT_*`` environment variables that this
+module derives from the platform's configuration, so dbt, Airflow and the CLI always
+point at the same PostgreSQL. ``models/staging/<department>/_<department>__sources.yml``
+are generated from the catalog (``govlake dbt sources``) and a test fails when a
+committed file differs from what the catalog says.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import sqlalchemy as sa
+import yaml
+
+from govlake import config
+from govlake.catalog.model import Catalog, Resource
+
+DBT_DIR = config.PROJECT_ROOT / "dbt_project"
+STAGING_DIR = DBT_DIR / "models" / "staging"
+# a source is stale when its newest batch is older than this (daily loads run at 01:00)
+FRESHNESS = {
+    "daily": ({"count": 30, "period": "hour"}, {"count": 54, "period": "hour"}),
+    "hourly": ({"count": 2, "period": "hour"}, {"count": 6, "period": "hour"}),
+    "weekly": ({"count": 8, "period": "day"}, {"count": 15, "period": "day"}),
+    "monthly": ({"count": 32, "period": "day"}, {"count": 62, "period": "day"}),
+}
+
+
+def dbt_env() -> dict[str, str]:
+    url = sa.make_url(config.warehouse_url())
+    return {
+        **os.environ,
+        "GOVLAKE_DBT_HOST": url.host or "127.0.0.1",
+        "GOVLAKE_DBT_PORT": str(url.port or 5432),
+        "GOVLAKE_DBT_USER": url.username or "postgres",
+        "GOVLAKE_DBT_PASSWORD": url.password or "",
+        "GOVLAKE_DBT_DBNAME": url.database or "postgres",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+def dbt_executable() -> str:
+    candidate = Path(sys.executable).with_name("dbt")
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def run_dbt(*args: str, capture: bool = False) -> subprocess.CompletedProcess:
+    """``dbt <args>`` on the project, against the configured warehouse."""
+    command = [dbt_executable(), *args, "--project-dir", str(DBT_DIR),
+               "--profiles-dir", str(DBT_DIR)]  # fmt: skip
+    return subprocess.run(
+        command, env=dbt_env(), cwd=DBT_DIR, capture_output=capture, text=True, check=False
+    )
+
+
+def _source_table(resource: Resource) -> dict:
+    warn, error = FRESHNESS.get(resource.update_frequency, FRESHNESS["daily"])
+    return {
+        "name": resource.raw_table,
+        "description": f"{resource.name_zh} · {resource.name_en}。{resource.description}",
+        "meta": {
+            "resource_id": resource.id,
+            "owner": resource.owner,
+            "sharing_type": resource.sharing_type,
+            "open_type": resource.open_type,
+            "catalog_file": f"include/catalog/{resource.source_file}",
+        },
+        "loaded_at_field": "_loaded_at",
+        "freshness": {"warn_after": warn, "error_after": error},
+        "columns": [
+            {
+                "name": field.name,
+                "description": f"{field.element.name_zh} · {field.element.name_en}",
+                "data_type": field.pg_type,
+                "meta": {
+                    "data_element": field.element.id,
+                    "sensitivity": field.grade,
+                    **({"code_set": field.code_set} if field.code_set else {}),
+                    **({"authoritative": True} if field.authoritative else {}),
+                },
+            }
+            for field in resource.fields
+        ],
+    }
+
+
+def sources_documents(catalog: Catalog) -> dict[Path, str]:
+    """The generated ``_<department>__sources.yml`` of every department, by path."""
+    documents: dict[Path, str] = {}
+    for department, resources in sorted(catalog.by_department().items()):
+        info = catalog.departments[department]
+        document = {
+            "version": 2,
+            "sources": [
+                {
+                    "name": department,
+                    "description": f"{info.name_zh} · {info.name_en} — raw batches as landed.",
+                    "schema": "raw",
+                    "tables": [_source_table(r) for r in sorted(resources, key=lambda r: r.code)],
+                }
+            ],
+        }
+        header = (
+            "# GENERATED from include/catalog/ by `govlake dbt sources` — do not edit by hand;\n"
+            "# change the catalog and regenerate (a test fails when this file is out of date).\n"
+        )
+        text = header + yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=100)
+        documents[STAGING_DIR / department / f"_{department}__sources.yml"] = text
+    return documents
+
+
+def write_sources(catalog: Catalog) -> list[Path]:
+    written = []
+    for path, text in sources_documents(catalog).items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+            written.append(path)
+    return written
