@@ -206,3 +206,13 @@ def hotline_api(platform: dict, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(scope="session")
+def dbt_manifest() -> Path:
+    """dbt's manifest (``dbt parse``): what the libraries DAG renders from."""
+    from govlake.transform.dbt import MANIFEST, run_dbt
+
+    result = run_dbt("parse", capture=True)
+    assert result.returncode == 0, result.stdout[-4000:]
+    return MANIFEST

@@ -15,7 +15,7 @@ DAG_FILES = sorted(config.DAGS_DIR.glob("*.py"))
 
 
 @pytest.fixture(scope="module")
-def dagbag(airflow_db):
+def dagbag(airflow_db, dbt_manifest):
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=str(config.DAGS_DIR))
@@ -29,7 +29,7 @@ def test_dag_files_import_without_errors(dagbag):
 
 
 @pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)
-def test_parsing_opens_no_connection(dag_file: Path, airflow_db, monkeypatch):
+def test_parsing_opens_no_connection(dag_file: Path, airflow_db, dbt_manifest, monkeypatch):
     """A DAG file is parsed every 30 s by the dag-processor: it must not touch the network."""
     from airflow.dag_processing.dagbag import DagBag
 
@@ -86,3 +86,24 @@ def test_business_date_is_the_day_before_the_nightly_run():
     assert business_date(manual) == date(2026, 11, 3) - timedelta(days=1)
     chosen = {**nightly, "params": {"business_date": "2026-10-31"}}
     assert business_date(chosen) == date(2026, 10, 31)
+
+
+def test_the_libraries_dag_waits_for_every_raw_asset_and_renders_each_model(dagbag):
+    from govlake.orchestration.libraries_dag import DAG_ID
+
+    dag = dagbag.dags[DAG_ID]
+    catalog = load_catalog()
+    condition = dag.timetable.asset_condition
+    assert type(condition).__name__ == "AssetAll"  # every one of them, not any
+    scheduled_on = {asset.name for asset in condition.objects}
+    assert scheduled_on == {f"raw.{r.raw_table}" for r in catalog.resources.values()}
+    import json
+
+    from govlake.transform.dbt import MANIFEST
+
+    nodes = json.loads(MANIFEST.read_text())["nodes"].values()
+    models = {n["name"] for n in nodes if n["resource_type"] == "model"}
+    seeds = {n["name"] for n in nodes if n["resource_type"] == "seed"}
+    task_ids = " ".join(dag.task_ids)
+    for name in models | seeds:
+        assert name in task_ids, f"{name} has no task"

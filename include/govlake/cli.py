@@ -21,6 +21,8 @@ app = typer.Typer(
 )
 catalog_app = typer.Typer(help="资源目录 The resource catalog.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
+dbt_app = typer.Typer(help="数据库建设 The libraries (dbt).", no_args_is_help=True)
+app.add_typer(dbt_app, name="dbt")
 # wide tables stay readable when the output goes to a file or CI log
 console = Console(width=None if sys.stdout.isatty() else 160)
 
@@ -188,6 +190,46 @@ def catalog_sync() -> None:
         counts = sync_catalog(conn, catalog)
     console.print("[green]✓[/green] governance schema: " + ", ".join(
         f"{v} {k}" for k, v in counts.items()))  # fmt: skip
+
+
+# --- libraries (dbt) -------------------------------------------------------------------
+
+
+@dbt_app.command("sync")
+def dbt_sync(
+    check: Annotated[bool, typer.Option("--check", help="fail if anything is out of date")] = False,
+) -> None:
+    """Regenerate dbt sources from the catalog and link the standards' CSVs as seeds."""
+    from govlake.transform.dbt import out_of_date, sync_seed_links, write_sources
+
+    if check:
+        stale = out_of_date(_catalog())
+        if stale:
+            _fail("out of date — run `govlake dbt sync`:\n" + "\n".join(map(str, stale)))
+        console.print("[green]✓[/green] dbt sources and seeds match the catalog and standards")
+        return
+    changed = write_sources(_catalog()) + sync_seed_links()
+    for path in changed:
+        console.print(f"  updated {path}")
+    console.print(f"[green]✓[/green] {len(changed)} file(s) updated")
+
+
+@dbt_app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def dbt_run(context: typer.Context) -> None:
+    """Run any dbt command on the project against the platform's warehouse
+    (e.g. `govlake dbt run build --select basic`)."""
+    from govlake.transform.dbt import run_dbt
+
+    raise typer.Exit(run_dbt(*context.args).returncode)
+
+
+@dbt_app.command("docs")
+def dbt_docs() -> None:
+    """Generate dbt docs (catalog of every library) into the output folder."""
+    from govlake.transform.dbt import generate_docs
+
+    target = generate_docs(config.output_dir() / "dbt_docs")
+    console.print(f"dbt docs: {target / 'index.html'}")
 
 
 # --- ingestion -------------------------------------------------------------------------

@@ -30,10 +30,25 @@ def configure() -> Path:
         # lineage is emitted once the lineage work lands; until then the provider is idle
         "AIRFLOW__OPENLINEAGE__DISABLED": "True",
         "AIRFLOW__OPENLINEAGE__NAMESPACE": "govlake",
+        # no usage metrics leave the bureau's network
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "DO_NOT_TRACK": "1",
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
+    _export_dbt_connection()
     return home
+
+
+def _export_dbt_connection() -> None:
+    """dbt (run by the libraries DAG's tasks) reads the warehouse from GOVLAKE_DBT_*."""
+    from govlake.transform.dbt import connection_env
+
+    try:
+        for key, value in connection_env().items():
+            os.environ.setdefault(key, value)
+    except config.ConfigError:
+        pass  # no warehouse configured yet: dbt tasks will say so when they run
 
 
 def migrate() -> None:

@@ -31,7 +31,7 @@ SCHEDULES: dict[str, tuple[str, timedelta] | None] = {
 }
 KIND_TAGS = {"postgresql": "kind:database", "mysql": "kind:database", "files": "kind:files",
              "rest": "kind:api"}  # fmt: skip
-FIXED_TAGS = {"ingest", *KIND_TAGS.values(), *(f"freq:{f}" for f in SCHEDULES)}
+FIXED_TAGS = {"ingest", "dbt", "libraries", *KIND_TAGS.values(), *(f"freq:{f}" for f in SCHEDULES)}
 
 
 def tag_vocabulary(department_codes: list[str]) -> set[str]:

@@ -22,6 +22,7 @@ from govlake.catalog.model import Catalog, Resource
 
 DBT_DIR = config.PROJECT_ROOT / "dbt_project"
 STAGING_DIR = DBT_DIR / "models" / "staging"
+MANIFEST = DBT_DIR / "target" / "manifest.json"
 # a source is stale when its newest batch is older than this (daily loads run at 01:00)
 FRESHNESS = {
     "daily": ({"count": 30, "period": "hour"}, {"count": 54, "period": "hour"}),
@@ -31,17 +32,27 @@ FRESHNESS = {
 }
 
 
-def dbt_env() -> dict[str, str]:
-    url = sa.make_url(config.warehouse_url())
+def connection_env(url: str | None = None) -> dict[str, str]:
+    """The ``GOVLAKE_DBT_*`` variables profiles.yml reads, for the configured warehouse."""
+    url = sa.make_url(url or config.warehouse_url())
     return {
-        **os.environ,
         "GOVLAKE_DBT_HOST": url.host or "127.0.0.1",
         "GOVLAKE_DBT_PORT": str(url.port or 5432),
         "GOVLAKE_DBT_USER": url.username or "postgres",
         "GOVLAKE_DBT_PASSWORD": url.password or "",
         "GOVLAKE_DBT_DBNAME": url.database or "postgres",
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
+
+
+def dbt_env(parse_only: bool = False) -> dict[str, str]:
+    """The environment dbt runs in; ``parse_only`` needs no warehouse (dbt parse, docs)."""
+    try:
+        connection = connection_env()
+    except config.ConfigError:
+        if not parse_only:
+            raise
+        connection = connection_env("postgresql://parse-only@127.0.0.1:5432/parse_only")
+    return {**os.environ, **connection, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
 
 
 def dbt_executable() -> str:
@@ -50,11 +61,20 @@ def dbt_executable() -> str:
 
 
 def run_dbt(*args: str, capture: bool = False) -> subprocess.CompletedProcess:
-    """``dbt <args>`` on the project, against the configured warehouse."""
+    """``dbt <args>`` on the project, against the configured warehouse.
+
+    ``parse`` needs no warehouse: it writes target/manifest.json, which the libraries DAG
+    renders from.
+    """
     command = [dbt_executable(), *args, "--project-dir", str(DBT_DIR),
                "--profiles-dir", str(DBT_DIR)]  # fmt: skip
     return subprocess.run(
-        command, env=dbt_env(), cwd=DBT_DIR, capture_output=capture, text=True, check=False
+        command,
+        env=dbt_env(parse_only=args[:1] == ("parse",)),
+        cwd=DBT_DIR,
+        capture_output=capture,
+        text=True,
+        check=False,
     )
 
 
@@ -114,6 +134,61 @@ def sources_documents(catalog: Catalog) -> dict[Path, str]:
     return documents
 
 
+SEED_DIR = DBT_DIR / "seeds"
+# standards kept once under include/standards/, seen by dbt through relative symlinks
+# (a symlinked folder is not followed by dbt; symlinked files are, and survive cosmos
+# copying the project to a temporary folder)
+SEED_SOURCES = {
+    "code_sets": config.STANDARDS_DIR / "code_sets",
+    "mappings": config.STANDARDS_DIR / "mappings",
+}
+
+
+def seed_links() -> dict[Path, str]:
+    """Every seed link dbt needs: link path → relative target."""
+    links: dict[Path, str] = {}
+    for folder, source in SEED_SOURCES.items():
+        for csv_path in sorted(source.glob("*.csv")):
+            link = SEED_DIR / folder / csv_path.name
+            links[link] = os.path.relpath(csv_path, link.parent)
+    return links
+
+
+def sync_seed_links() -> list[Path]:
+    """Create missing seed links, remove stale ones; return what changed."""
+    wanted = seed_links()
+    changed: list[Path] = []
+    for folder in SEED_SOURCES:
+        for existing in sorted((SEED_DIR / folder).glob("*.csv")):
+            if existing not in wanted:
+                existing.unlink()
+                changed.append(existing)
+    for link, target in wanted.items():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if link.is_symlink() and os.readlink(link) == target:
+            continue
+        if link.exists() or link.is_symlink():
+            link.unlink()
+        link.symlink_to(target)
+        changed.append(link)
+    return changed
+
+
+def out_of_date(catalog: Catalog) -> list[Path]:
+    """Generated dbt files that differ from what the catalog and standards say."""
+    stale = [
+        path
+        for path, text in sources_documents(catalog).items()
+        if not path.exists() or path.read_text(encoding="utf-8") != text
+    ]
+    wanted = seed_links()
+    stale += [link for link, target in wanted.items()
+              if not link.is_symlink() or os.readlink(link) != target]  # fmt: skip
+    for folder in SEED_SOURCES:
+        stale += [p for p in sorted((SEED_DIR / folder).glob("*.csv")) if p not in wanted]
+    return stale
+
+
 def write_sources(catalog: Catalog) -> list[Path]:
     written = []
     for path, text in sources_documents(catalog).items():
@@ -122,3 +197,16 @@ def write_sources(catalog: Catalog) -> list[Path]:
             path.write_text(text, encoding="utf-8")
             written.append(path)
     return written
+
+
+def generate_docs(folder: Path) -> Path:
+    """``dbt docs generate`` (needs the warehouse: it reads column types), copied to folder."""
+    import shutil
+
+    result = run_dbt("docs", "generate", capture=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"dbt docs generate failed:\n{result.stdout[-4000:]}")
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("index.html", "manifest.json", "catalog.json"):
+        shutil.copyfile(DBT_DIR / "target" / name, folder / name)
+    return folder

@@ -1,0 +1,76 @@
+"""The DAG that builds the libraries with dbt, rendered model by model (astronomer-cosmos).
+
+It is scheduled on the raw assets the ingestion DAGs produce: when every resource has
+landed a new batch, the libraries are rebuilt. Each dbt model (and its tests) is a task of
+its own, so a failure shows, and retries, where it happened. Rendering reads dbt's
+``manifest.json`` (``govlake dbt parse`` writes it): parsing this DAG runs no dbt command
+and opens no connection.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import DAG
+
+from govlake.catalog.model import Catalog
+from govlake.orchestration.dag_factory import START_DATE, raw_asset
+from govlake.transform.dbt import DBT_DIR, MANIFEST, dbt_executable
+
+DAG_ID = "build_libraries"
+
+
+class ManifestMissing(RuntimeError):
+    pass
+
+
+def build_libraries_dag(catalog: Catalog) -> DAG:
+    from cosmos import DbtDag, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+    from cosmos.constants import LoadMode, TestBehavior
+
+    if not MANIFEST.exists():
+        raise ManifestMissing(
+            f"{MANIFEST} is missing: run `govlake dbt parse` (make demo and the tests do) "
+            f"so that the libraries DAG can be rendered without running dbt at parse time"
+        )
+    return DbtDag(
+        dag_id=DAG_ID,
+        description="基础库·主题库·专题库 Build the basic, thematic and special libraries",
+        doc_md=__doc__
+        + """
+#### 故障处理 Triage
+A failed task is one dbt model (or its tests): open its log for dbt's message. A failed
+`*.test` task means data broke a rule — the model was built, its consumers wait; fix the
+data or the rule, then clear the task. Rerunning is safe: models are rebuilt from `raw`.
+Run one model by hand: `govlake dbt build --select <model>`.
+""",
+        project_config=ProjectConfig(
+            dbt_project_path=DBT_DIR,
+            manifest_path=MANIFEST,
+            install_dbt_deps=False,
+            partial_parse=False,
+        ),
+        profile_config=ProfileConfig(
+            profile_name="govlake",
+            target_name="warehouse",
+            profiles_yml_filepath=DBT_DIR / "profiles.yml",
+        ),
+        execution_config=ExecutionConfig(dbt_executable_path=dbt_executable()),
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_MANIFEST,
+            test_behavior=TestBehavior.AFTER_EACH,
+            emit_datasets=False,
+        ),
+        operator_args={"install_deps": False},
+        # every resource's raw table must have a new batch: the libraries join them all
+        schedule=[raw_asset(r) for r in sorted(catalog.resources.values(), key=lambda r: r.id)],
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=["dbt", "libraries"],
+        default_args={
+            "owner": "govdata",
+            "retries": 2,
+            "retry_delay": timedelta(minutes=2),
+        },
+    )
