@@ -40,9 +40,11 @@ test: lint ## Run the whole test suite (real PostgreSQL, S3 endpoint, MariaDB, A
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: $(STAMP) ## ruff check, format check, and a scan for secrets
+lint: $(STAMP) ## ruff, sqlfluff on the dbt models, dbt files in sync, and a scan for secrets
 	$(BIN)/ruff check include dags tests
 	$(BIN)/ruff format --check include dags tests
+	$(BIN)/govlake dbt sync --check
+	$(BIN)/govlake dbt lint
 	git ls-files -z | grep -zvE '^(requirements\.lock|\.secrets\.baseline)$$' | \
 	  xargs -0 $(BIN)/detect-secrets-hook --baseline .secrets.baseline
 

@@ -6,6 +6,7 @@ import shutil
 import sys
 import time
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -223,6 +224,23 @@ def dbt_run(context: typer.Context) -> None:
     raise typer.Exit(run_dbt(*context.args).returncode)
 
 
+@dbt_app.command("lint")
+def dbt_lint(
+    fix: Annotated[bool, typer.Option("--fix", help="rewrite what sqlfluff can fix")] = False,
+) -> None:
+    """sqlfluff (dbt templater, postgres dialect) on every model."""
+    import subprocess
+
+    from govlake.transform.dbt import DBT_DIR, dbt_env
+
+    sqlfluff = str(Path(sys.executable).with_name("sqlfluff"))
+    command = [sqlfluff, "fix" if fix else "lint", str(DBT_DIR / "models")]
+    result = subprocess.run(
+        command, env=dbt_env(parse_only=True), cwd=config.PROJECT_ROOT, check=False
+    )
+    raise typer.Exit(result.returncode)
+
+
 @dbt_app.command("docs")
 def dbt_docs() -> None:
     """Generate dbt docs (catalog of every library) into the output folder."""
@@ -401,6 +419,22 @@ def demo(
                 progress.advance(bar)
         all_ok = _print_summary(ingest_date, resource_ids) and all_ok
         console.print(f"  truth file: {result.truth_path}")
+    console.print(
+        "\n[bold]基础库·主题库·专题库 building the libraries (dbt, through Airflow) …[/bold]"
+    )
+    from govlake.orchestration.runner import run_libraries_dag
+    from govlake.transform.dbt import generate_docs
+
+    libraries = run_libraries_dag()
+    failed_tasks = sorted(t for t, state in libraries.task_states.items() if state != "success")
+    console.print(
+        f"  {libraries.dag_id}: {libraries.state}, {len(libraries.task_states)} tasks"
+        + (f", not successful: {', '.join(failed_tasks)}" if failed_tasks else "")
+    )
+    if libraries.state != "success":
+        failures.append(f"{libraries.dag_id}: {failed_tasks}")
+    docs = generate_docs(config.output_dir() / "dbt_docs")
+    console.print(f"  dbt docs: {docs / 'index.html'}")
     console.print(f"\n[bold]output[/bold]: {config.output_dir()}")
     console.print(f"[bold]object store[/bold]: {config.storage_settings().root}")
     console.print(f"[bold]warehouse[/bold]: {config.warehouse_url()}")

@@ -34,3 +34,22 @@ def run_ingest_dag(
         state=str(run.state),
         task_states={ti.task_id: str(ti.state) for ti in run.get_task_instances()},
     )
+
+
+def run_libraries_dag() -> DagRunResult:
+    """Parse the dbt project, then run the libraries DAG (one task per model) once."""
+    airflow_env.migrate()
+    from govlake.catalog.loader import default_catalog
+    from govlake.orchestration.libraries_dag import build_libraries_dag
+    from govlake.transform.dbt import run_dbt
+
+    parsed = run_dbt("parse", capture=True)
+    if parsed.returncode != 0:
+        raise RuntimeError(f"dbt parse failed:\n{parsed.stdout[-4000:]}")
+    dag = build_libraries_dag(default_catalog())
+    run = dag.test()
+    return DagRunResult(
+        dag_id=dag.dag_id,
+        state=str(run.state),
+        task_states={ti.task_id: str(ti.state) for ti in run.get_task_instances()},
+    )
