@@ -36,11 +36,11 @@ def configure() -> Path:
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
-    _export_dbt_connection()
+    export_dbt_connection()
     return home
 
 
-def _export_dbt_connection() -> None:
+def export_dbt_connection() -> None:
     """dbt (run by the libraries DAG's tasks) reads the warehouse from GOVLAKE_DBT_*."""
     from govlake.transform.dbt import connection_env
 

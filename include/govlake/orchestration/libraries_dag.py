@@ -14,6 +14,7 @@ from datetime import timedelta
 from airflow.sdk import DAG
 
 from govlake.catalog.model import Catalog
+from govlake.orchestration.airflow_env import export_dbt_connection
 from govlake.orchestration.dag_factory import START_DATE, raw_asset
 from govlake.transform.dbt import DBT_DIR, MANIFEST, dbt_executable
 
@@ -28,6 +29,9 @@ def build_libraries_dag(catalog: Catalog) -> DAG:
     from cosmos import DbtDag, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import LoadMode, TestBehavior
 
+    # the tasks' dbt reads the warehouse from GOVLAKE_DBT_*, derived from GOVLAKE_PG_URL
+    # (or the embedded runtime): environment only, no connection is opened here
+    export_dbt_connection()
     if not MANIFEST.exists():
         raise ManifestMissing(
             f"{MANIFEST} is missing: run `govlake dbt parse` (make demo and the tests do) "
