@@ -83,6 +83,14 @@ def add_months(value: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
+def add_years(value: date, years: int) -> date:
+    """The same day ``years`` years after ``value`` (29 February becomes the 28th)."""
+    try:
+        return value.replace(year=value.year + years)
+    except ValueError:  # 29 February
+        return value.replace(year=value.year + years, day=28)
+
+
 def period_of(value: date) -> str:
     """Tax period ``YYYY-MM`` of a date."""
     return f"{value.year:04d}-{value.month:02d}"

@@ -22,24 +22,25 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
+from govlake.simulate import schema
 from govlake.simulate.calendar import business_date, day_end, day_start
 
 MIN_SCALE = 100
 
-# The resources of the catalog the city produces (``<department>.<resource code>``).
-RESOURCES = (
-    "police.person",
-    "police.household",
-    "police.residence_move",
-    "market.enterprise",
-    "hrss.social_insurance",
-    "tax.tax_payment",
-    "overseas.overseas_chinese",
-    "civil.low_income",
-    "natres.real_estate",
-    "govdata.e_licence",
-    "govdata.hotline_ticket",
-)
+# catalog resource -> the City attribute holding its records by key (the hotline's tickets
+# are delivered by version, see govlake.simulate.tickets)
+RECORD_ATTRIBUTES = {
+    "police.person": "persons",
+    "police.household": "households",
+    "police.residence_move": "moves",
+    "market.enterprise": "enterprises",
+    "hrss.social_insurance": "enrolments",
+    "tax.tax_payment": "payments",
+    "overseas.overseas_chinese": "roster",
+    "civil.low_income": "low_income",
+    "natres.real_estate": "real_estate",
+    "govdata.e_licence": "licences",
+}
 
 
 def stochastic_round(value: float, rng: random.Random) -> int:
@@ -101,8 +102,8 @@ class City:
         self.counters: dict[str, int] = defaultdict(int)
         # actions scheduled for a later day: day -> [(callable, args)]
         self.pending: dict[int, list[tuple[Callable, tuple]]] = defaultdict(list)
-        # keys changed on the current day, per resource (dicts keep first-change order)
-        self.changes: dict[str, dict[str, None]] = {r: {} for r in RESOURCES}
+        # keys changed on the current day, per catalog resource (dicts keep first-change order)
+        self.changes: dict[str, dict[str, None]] = {r: {} for r in schema.resources()}
 
     # --- helpers --------------------------------------------------------------------------
 
@@ -153,7 +154,7 @@ class City:
         if day != self.day + 1:
             raise ValueError(f"days replay in order: at day {self.day}, asked for day {day}")
         self.day = day
-        self.changes = {r: {} for r in RESOURCES}
+        self.changes = {r: {} for r in schema.resources()}
         if day == 1:
             people.build(self)
             registers.build_low_income(self)
@@ -166,6 +167,10 @@ class City:
         economy.daily(self)
         registers.daily(self)
         tickets.daily(self)
+
+    def records(self, resource: str) -> dict:
+        """The records of ``resource`` by key."""
+        return getattr(self, RECORD_ATTRIBUTES[resource])
 
     def changed(self, resource: str) -> list[str]:
         """Keys of ``resource`` changed on the current day (day 1: every record)."""

@@ -19,11 +19,13 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import ClassVar
 
 from govlake.simulate import names
-from govlake.simulate.calendar import add_months, history_start, period_of
+from govlake.simulate.calendar import add_months, add_years, history_start, period_of
 from govlake.simulate.city import City, random_date, random_time, stochastic_round
 from govlake.simulate.people import Person, new_id_number
+from govlake.simulate.schema import Record
 from govlake.standards.checks import USCC_ALPHABET, org_code_check_char, uscc_check_char
 
 ACTIVE_STATUSES = ("存续", "在业")
@@ -42,7 +44,9 @@ URBAN_TOWNS = ("440783001", "440783002")  # 城建税 7% in the urban subdistric
 
 
 @dataclass(slots=True)
-class Enterprise:
+class Enterprise(Record):
+    RESOURCE: ClassVar[str] = "market.enterprise"
+
     seq: int
     uscc: str
     name: str
@@ -65,23 +69,6 @@ class Enterprise:
     def active(self) -> bool:
         return self.status in ACTIVE_STATUSES
 
-    def to_row(self) -> dict:
-        return {
-            "uscc": self.uscc,
-            "name": self.name,
-            "entity_type": self.entity_type,
-            "legal_rep_name": self.legal_rep_name,
-            "legal_rep_id_number": self.legal_rep_id_number,
-            "industry_code": self.industry_code,
-            "registered_capital": self.registered_capital,
-            "status": self.status,
-            "address": self.address,
-            "town_code": self.town_code,
-            "established_date": self.established_date,
-            "closed_date": self.closed_date,
-            "updated_at": self.updated_at,
-        }
-
 
 @dataclass(slots=True)
 class Job:
@@ -96,30 +83,31 @@ class Job:
 
 
 @dataclass(slots=True)
-class Enrolment:
+class Enrolment(Record):
+    RESOURCE: ClassVar[str] = "hrss.social_insurance"
+
     enrolment_id: str
     job: Job
     insurance_type: str
     updated_at: datetime
 
-    def to_row(self, city: City) -> dict:
-        person = city.persons[self.job.person_id]
+    def derived(self, city: City) -> dict:
+        person, job = city.persons[self.job.person_id], self.job
         return {
-            "enrolment_id": self.enrolment_id,
             "id_number": person.id_number,
             "name": person.name,
-            "uscc": self.job.uscc,
-            "insurance_type": self.insurance_type,
-            "start_date": self.job.start_date,
-            "end_date": self.job.end_date,
-            "contribution_base": Decimal(self.job.base).quantize(Decimal("0.01")),
-            "status": self.job.status,
-            "updated_at": self.updated_at,
+            "uscc": job.uscc,
+            "start_date": job.start_date,
+            "end_date": job.end_date,
+            "contribution_base": Decimal(job.base).quantize(Decimal("0.01")),
+            "status": job.status,
         }
 
 
 @dataclass(slots=True)
-class TaxPayment:
+class TaxPayment(Record):
+    RESOURCE: ClassVar[str] = "tax.tax_payment"
+
     payment_id: str
     uscc: str
     tax_period: str
@@ -127,17 +115,6 @@ class TaxPayment:
     amount: Decimal
     paid_at: datetime
     updated_at: datetime
-
-    def to_row(self) -> dict:
-        return {
-            "payment_id": self.payment_id,
-            "uscc": self.uscc,
-            "tax_period": self.tax_period,
-            "tax_type": self.tax_type,
-            "amount": self.amount,
-            "paid_at": self.paid_at,
-            "updated_at": self.updated_at,
-        }
 
 
 # --- enterprises ------------------------------------------------------------------------------
@@ -377,7 +354,9 @@ def _build_jobs(city: City) -> None:
                 break
             person = spare.pop()
             start = random_date(
-                rng, max(enterprise.established_date, _adult(person)), enterprise.dormant_since
+                rng,
+                max(enterprise.established_date, _adult(person)),
+                enterprise.dormant_since,
             )
             if start >= enterprise.dormant_since:
                 continue
@@ -397,11 +376,8 @@ def _build_jobs(city: City) -> None:
 
 
 def _adult(person: Person) -> date:
-    birth = person.birth_date
-    try:
-        return birth.replace(year=birth.year + 18)
-    except ValueError:
-        return birth.replace(year=birth.year + 18, day=28)
+    """The person's 18th birthday."""
+    return add_years(person.birth_date, 18)
 
 
 # --- tax ---------------------------------------------------------------------------------------

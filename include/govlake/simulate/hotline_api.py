@@ -33,33 +33,40 @@ import sqlite3
 import sys
 import threading
 from datetime import datetime, timedelta, timezone
+from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from govlake import config
+from govlake.simulate import schema
+from govlake.simulate.tickets import RESOURCE
 
 STORE_NAME = "hotline.sqlite3"
 TOKEN_ENV = "GOVLAKE_HOTLINE_TOKEN"
 DEFAULT_PAGE_SIZE = 200
 MAX_PAGE_SIZE = 500
 LOCAL = timezone(timedelta(hours=8))  # Asia/Shanghai has no daylight saving time
-COLUMNS = (
-    ("ticket_id", "text primary key"),
-    ("created_at", "text"),
-    ("category", "text"),
-    ("content", "text"),
-    ("caller_phone", "text"),
-    ("town_code", "text"),
-    ("address", "text"),
-    ("handling_department", "text"),
-    ("status", "text"),
-    ("due_at", "text"),
-    ("closed_at", "text"),
-    ("satisfaction", "integer"),
-    ("updated_at", "text not null"),
-)
 PARAMETERS = ("updated_from", "updated_to", "page", "page_size")
+
+
+@cache
+def columns() -> tuple[tuple[str, str], ...]:
+    """(name, SQLite type) of the store's columns: the catalog fields of the tickets.
+
+    Integer fields are ``integer``, the others ``text``; the primary key is the table's,
+    and the watermark (``updated_at``) the API windows on is ``not null``.
+    """
+    spec = schema.resource(RESOURCE)
+    result = []
+    for field in spec.fields:
+        kind = "integer" if field.type == "integer" else "text"
+        if field.name == spec.key:
+            kind += " primary key"
+        elif field.name == spec.extract.watermark:
+            kind += " not null"
+        result.append((field.name, kind))
+    return tuple(result)
 
 
 def store_path() -> Path:
@@ -77,12 +84,12 @@ def write_store(path: Path, rows: list[dict], day: int) -> None:
     temporary.unlink(missing_ok=True)
     conn = sqlite3.connect(temporary)
     try:
-        columns = ", ".join(f"{name} {kind}" for name, kind in COLUMNS)
-        conn.execute(f"create table tickets ({columns})")
+        definitions = ", ".join(f"{name} {kind}" for name, kind in columns())
+        conn.execute(f"create table tickets ({definitions})")
         conn.execute("create index ix_tickets_updated on tickets (updated_at, ticket_id)")
         conn.execute("create table meta (key text primary key, value text)")
         conn.execute("insert into meta values ('day', ?)", (str(day),))
-        names = [name for name, _ in COLUMNS]
+        names = [name for name, _ in columns()]
         marks = ", ".join("?" for _ in names)
         conn.executemany(
             f"insert into tickets ({', '.join(names)}) values ({marks})",
@@ -159,7 +166,7 @@ def query_tickets(db_path: Path, query: str) -> dict:
         conn.row_factory = sqlite3.Row
         total = conn.execute(f"select count(*) from tickets {clause}", args).fetchone()[0]
         rows = conn.execute(
-            f"select {', '.join(n for n, _ in COLUMNS)} from tickets {clause} "
+            f"select {', '.join(n for n, _ in columns())} from tickets {clause} "
             "order by updated_at, ticket_id limit ? offset ?",
             [*args, page_size, (page - 1) * page_size],
         ).fetchall()

@@ -16,9 +16,12 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import ClassVar
 
 from govlake.simulate import names
+from govlake.simulate.calendar import add_years
 from govlake.simulate.city import City, random_date, random_time, stochastic_round
+from govlake.simulate.schema import Record
 from govlake.standards.checks import id_check_char
 
 ALIVE, DEAD, MOVED_OUT = "正常", "死亡", "迁出"
@@ -49,7 +52,9 @@ BIRTH_RATE, DEATH_RATE, MOVE_OUT_RATE, MOVE_IN_RATE, MOVE_WITHIN_RATE = (
 
 
 @dataclass(slots=True)
-class Person:
+class Person(Record):
+    RESOURCE: ClassVar[str] = "police.person"
+
     person_id: str
     id_number: str
     name: str
@@ -75,28 +80,11 @@ class Person:
     def alive(self) -> bool:
         return self.status == ALIVE
 
-    def to_row(self) -> dict:
-        return {
-            "person_id": self.person_id,
-            "id_number": self.id_number,
-            "name": self.name,
-            "sex": self.sex,
-            "birth_date": self.birth_date,
-            "ethnicity": self.ethnicity,
-            "marital_status": self.marital_status,
-            "household_no": self.household_no,
-            "relation_to_head": self.relation_to_head,
-            "address": self.address,
-            "town_code": self.town_code,
-            "phone": self.phone,
-            "status": self.status,
-            "death_date": self.death_date,
-            "updated_at": self.updated_at,
-        }
-
 
 @dataclass(slots=True)
-class Household:
+class Household(Record):
+    RESOURCE: ClassVar[str] = "police.household"
+
     household_no: str
     head: str  # person_id of the head
     household_type: str
@@ -106,20 +94,14 @@ class Household:
     updated_at: datetime
     members: list[str] = field(default_factory=list)  # person_ids
 
-    def to_row(self, city: City) -> dict:
-        return {
-            "household_no": self.household_no,
-            "head_id_number": city.persons[self.head].id_number,
-            "household_type": self.household_type,
-            "address": self.address,
-            "town_code": self.town_code,
-            "created_date": self.created_date,
-            "updated_at": self.updated_at,
-        }
+    def derived(self, city: City) -> dict:
+        return {"head_id_number": city.persons[self.head].id_number}
 
 
 @dataclass(slots=True)
-class Move:
+class Move(Record):
+    RESOURCE: ClassVar[str] = "police.residence_move"
+
     move_id: str
     id_number: str
     move_type: str
@@ -128,18 +110,6 @@ class Move:
     to_town_code: str | None
     move_date: date
     updated_at: datetime
-
-    def to_row(self) -> dict:
-        return {
-            "move_id": self.move_id,
-            "id_number": self.id_number,
-            "move_type": self.move_type,
-            "from_address": self.from_address,
-            "to_address": self.to_address,
-            "to_town_code": self.to_town_code,
-            "move_date": self.move_date,
-            "updated_at": self.updated_at,
-        }
 
 
 # --- identity numbers -------------------------------------------------------------------------
@@ -483,7 +453,7 @@ def build(city: City) -> None:
 def _build_household(city: City, rng: random.Random, kind: str, plan: list[MemberPlan], ref):
     town = names.pick_town(rng)
     head_birth = birth_from_age(rng, plan[0].age, ref)
-    created = random_date(rng, max(date(1990, 1, 1), _add_years(head_birth, 18)), ref)
+    created = random_date(rng, max(date(1990, 1, 1), add_years(head_birth, 18)), ref)
     household = _new_household(city, rng, kind, town, created, None)
     members: list[Person] = []
     for index, spec in enumerate(plan):
@@ -511,13 +481,13 @@ def _build_household(city: City, rng: random.Random, kind: str, plan: list[Membe
         )
         members.append(person)
         if spec.fate == "dead":
-            death = random_date(rng, max(_add_years(birth, 50), ref - timedelta(days=3650)), ref)
+            death = random_date(rng, max(add_years(birth, 50), ref - timedelta(days=3650)), ref)
             person.status, person.death_date, person.phone = DEAD, death, None
             person.updated_at = random_time(
                 rng, min(ref, death + timedelta(days=rng.randint(1, 20)))
             )
         elif spec.fate in ("out", "emigrated"):
-            left = random_date(rng, max(_add_years(birth, 18), ref - timedelta(days=5475)), ref)
+            left = random_date(rng, max(add_years(birth, 18), ref - timedelta(days=5475)), ref)
             if spec.fate == "emigrated":
                 person.emigrated_to, destination = _abroad_address(rng)
             else:
@@ -535,7 +505,7 @@ def _build_household(city: City, rng: random.Random, kind: str, plan: list[Membe
                 person.updated_at,
             )
         elif origin is not None and rng.random() < 0.6:
-            arrived = random_date(rng, max(_add_years(birth, 16), date(1995, 1, 1)), ref)
+            arrived = random_date(rng, max(add_years(birth, 16), date(1995, 1, 1)), ref)
             when = random_time(rng, arrived)
             person.updated_at = max(person.updated_at, when)
             _new_move(city, person, MOVE_IN, origin, household.address, town.code, arrived, when)
@@ -550,13 +520,6 @@ def _build_household(city: City, rng: random.Random, kind: str, plan: list[Membe
                 _new_move(city, person, MOVE_WITHIN, old, household.address, town.code, moved, when)
                 person.updated_at = max(person.updated_at, when)
         household.updated_at = max(p.updated_at for p in members)
-
-
-def _add_years(value: date, years: int) -> date:
-    try:
-        return value.replace(year=value.year + years)
-    except ValueError:  # 29 February
-        return value.replace(year=value.year + years, day=28)
 
 
 # --- daily changes ---------------------------------------------------------------------------

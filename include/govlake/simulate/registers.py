@@ -18,11 +18,14 @@ import random
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import ClassVar
 
 from govlake.simulate import names
+from govlake.simulate.calendar import add_years
 from govlake.simulate.city import City, random_date, random_time, stochastic_round
 from govlake.simulate.economy import ACTIVE, Enterprise, add_job
 from govlake.simulate.people import FAMILY, Person
+from govlake.simulate.schema import Record
 
 LOW_INCOME_SHARE = 0.02
 ROSTER_SHARE = 0.04
@@ -35,18 +38,13 @@ PERSON_OWNER, UNIT_OWNER = "个人", "单位"
 VALID, CANCELLED, REVOKED = "有效", "注销", "吊销"
 
 
-def _years_after(value: date, years: int) -> date:
-    try:
-        return value.replace(year=value.year + years)
-    except ValueError:
-        return value.replace(year=value.year + years, day=28)
-
-
 # --- civil: low-income recipients ---------------------------------------------------------
 
 
 @dataclass(slots=True)
-class Recipient:
+class Recipient(Record):
+    RESOURCE: ClassVar[str] = "civil.low_income"
+
     recipient_id: str
     person_id: str
     town_code: str
@@ -58,19 +56,9 @@ class Recipient:
     flag: str | None = None  # enterprise / property / high_base: for later checks
     disability_grade: str | None = None  # shown from day 3 (schema drift)
 
-    def to_row(self, city: City) -> dict:
+    def derived(self, city: City) -> dict:
         person = city.persons[self.person_id]
-        return {
-            "recipient_id": self.recipient_id,
-            "name": person.name,
-            "id_number": person.id_number,
-            "town_code": self.town_code,
-            "category": self.category,
-            "household_size": self.household_size,
-            "monthly_amount": self.monthly_amount,
-            "start_date": self.start_date,
-            "status": self.status,
-        }
+        return {"name": person.name, "id_number": person.id_number}
 
 
 def _amount(rng: random.Random, category: str, size: int) -> Decimal:
@@ -203,7 +191,9 @@ def _stop_assistance(city: City, recipient_id: str) -> None:
 
 
 @dataclass(slots=True)
-class RosterEntry:
+class RosterEntry(Record):
+    RESOURCE: ClassVar[str] = "overseas.overseas_chinese"
+
     roster_id: str
     name: str
     sex: str | None
@@ -216,21 +206,6 @@ class RosterEntry:
     relative_phone: str | None
     registered_date: date
     person_id: str | None = None  # the police person this entry is about, if any
-
-    def to_row(self) -> dict:
-        return {
-            "roster_id": self.roster_id,
-            "name": self.name,
-            "sex": self.sex,
-            "id_number": self.id_number,
-            "category": self.category,
-            "country": self.country,
-            "overseas_address": self.overseas_address,
-            "hometown_town_code": self.hometown_town_code,
-            "relative_name": self.relative_name,
-            "relative_phone": self.relative_phone,
-            "registered_date": self.registered_date,
-        }
 
 
 ROSTER_MIX = [("侨眷", 35), ("归侨", 8), ("华侨", 25), ("外籍华人", 17), ("港澳同胞", 15)]
@@ -343,7 +318,9 @@ def build_roster(city: City) -> None:
 
 
 @dataclass(slots=True)
-class RealEstate:
+class RealEstate(Record):
+    RESOURCE: ClassVar[str] = "natres.real_estate"
+
     certificate_no: str
     owner_type: str
     owner_id: str
@@ -354,19 +331,6 @@ class RealEstate:
     usage: str
     registered_date: date
 
-    def to_row(self) -> dict:
-        return {
-            "certificate_no": self.certificate_no,
-            "owner_type": self.owner_type,
-            "owner_id": self.owner_id,
-            "owner_name": self.owner_name,
-            "address": self.address,
-            "town_code": self.town_code,
-            "floor_area": self.floor_area,
-            "usage": self.usage,
-            "registered_date": self.registered_date,
-        }
-
 
 def _certificate_no(city: City, rng: random.Random, year: int) -> str:
     counter = f"cert{year}"
@@ -376,6 +340,16 @@ def _certificate_no(city: City, rng: random.Random, year: int) -> str:
 
 def _area(rng: random.Random, low: float, high: float) -> Decimal:
     return Decimal(str(round(rng.uniform(low, high), 2))).quantize(Decimal("0.01"))
+
+
+def _in_town(
+    rng: random.Random, town: names.Town, owner_type: str, owner, low: float, high: float
+) -> tuple:
+    """A property plan but for its usage: at a new address in ``town``.
+
+    ``(owner_type, owner, address, town_code, area)``, the floor area in ``[low, high]``.
+    """
+    return owner_type, owner, names.address(rng, town), town.code, _area(rng, low, high)
 
 
 def _property_plans(city: City, rng: random.Random) -> list[tuple]:
@@ -392,31 +366,13 @@ def _property_plans(city: City, rng: random.Random) -> list[tuple]:
         if rng.random() < 0.12:
             town = names.pick_town(rng)
             usage = "住宅" if rng.random() < 0.7 else "商业"
-            plans.append(
-                (
-                    PERSON_OWNER,
-                    head,
-                    names.address(rng, town),
-                    town.code,
-                    _area(rng, 40, 160),
-                    usage,
-                )
-            )
+            plans.append((*_in_town(rng, town, PERSON_OWNER, head, 40, 160), usage))
     for recipient in city.low_income.values():
         if recipient.flag == "property":
             person = city.persons[recipient.person_id]
             for usage in ("住宅", "商业"):
                 town = names.pick_town(rng)
-                plans.append(
-                    (
-                        PERSON_OWNER,
-                        person,
-                        names.address(rng, town),
-                        town.code,
-                        _area(rng, 60, 200),
-                        usage,
-                    )
-                )
+                plans.append((*_in_town(rng, town, PERSON_OWNER, person, 60, 200), usage))
     for enterprise in city.enterprise_seq:
         if enterprise.status not in ("存续", "在业"):
             continue
@@ -469,7 +425,9 @@ def build_real_estate(city: City) -> None:
 
 
 @dataclass(slots=True)
-class Licence:
+class Licence(Record):
+    RESOURCE: ClassVar[str] = "govdata.e_licence"
+
     licence_no: str
     licence_type: str
     holder_type: str
@@ -480,19 +438,6 @@ class Licence:
     valid_until: date | None
     status: str
     holder_ref: str  # person_id or uscc
-
-    def to_row(self) -> dict:
-        return {
-            "licence_no": self.licence_no,
-            "licence_type": self.licence_type,
-            "holder_type": self.holder_type,
-            "holder_id": self.holder_id,
-            "holder_name": self.holder_name,
-            "issuer": self.issuer,
-            "issue_date": self.issue_date,
-            "valid_until": self.valid_until,
-            "status": self.status,
-        }
 
 
 # licence type -> (number prefix, issuer)
@@ -548,7 +493,7 @@ def _enterprise_licences(city: City, rng: random.Random, enterprise: Enterprise,
                 "食品经营许可证",
                 enterprise,
                 issue,
-                _years_after(issue, 5) - timedelta(days=1),
+                add_years(issue, 5) - timedelta(days=1),
                 VALID if enterprise.active else CANCELLED,
             )
         )
@@ -560,7 +505,7 @@ def _enterprise_licences(city: City, rng: random.Random, enterprise: Enterprise,
                 "道路运输经营许可证",
                 enterprise,
                 issue,
-                _years_after(issue, 4),
+                add_years(issue, 4),
                 VALID if enterprise.active else CANCELLED,
             )
         )
@@ -587,33 +532,27 @@ def build_licences(city: City) -> None:
             continue
         age = person.age(ref)
         if age >= 16 and rng.random() < 0.45:
-            issue = random_date(
-                rng, max(_years_after(person.birth_date, 16), date(2012, 1, 1)), ref
-            )
+            issue = random_date(rng, max(add_years(person.birth_date, 16), date(2012, 1, 1)), ref)
             years = _id_validity(person.age(issue))
             _new_licence(
                 city,
                 "居民身份证电子证照",
                 person,
                 issue,
-                _years_after(issue, years) if years else None,
+                add_years(issue, years) if years else None,
                 VALID,
             )
         if 18 <= age <= 70 and rng.random() < 0.3:
-            issue = random_date(
-                rng, max(_years_after(person.birth_date, 18), date(2008, 1, 1)), ref
-            )
+            issue = random_date(rng, max(add_years(person.birth_date, 18), date(2008, 1, 1)), ref)
             _new_licence(
-                city, "机动车驾驶证", person, issue, _years_after(issue, rng.choice([6, 10])), VALID
+                city, "机动车驾驶证", person, issue, add_years(issue, rng.choice([6, 10])), VALID
             )
         if person.marital_status == "20" and 22 <= age <= 70 and rng.random() < 0.15:
-            issue = random_date(
-                rng, max(_years_after(person.birth_date, 22), date(1995, 1, 1)), ref
-            )
+            issue = random_date(rng, max(add_years(person.birth_date, 22), date(1995, 1, 1)), ref)
             _new_licence(city, "结婚证", person, issue, None, VALID)
         if rng.random() < 0.012:
             issue = random_date(rng, max(person.birth_date, date(2015, 1, 1)), ref)
-            _new_licence(city, "残疾人证", person, issue, _years_after(issue, 10), VALID)
+            _new_licence(city, "残疾人证", person, issue, add_years(issue, 10), VALID)
     for key in city.licences:
         city.log_initial("govdata.e_licence", key)
 
@@ -727,23 +666,13 @@ def _daily_real_estate(city: City) -> None:
                     break
             if owner is None:
                 continue
-            plan = (
-                PERSON_OWNER,
-                owner,
-                names.address(rng, town),
-                town.code,
-                _area(rng, 60, 160),
-                "住宅",
-            )
+            plan = (*_in_town(rng, town, PERSON_OWNER, owner, 60, 160), "住宅")
         else:
             active = [e for e in city.enterprise_seq if e.active]
             owner = active[rng.randrange(len(active))]
+            # the usage is drawn after the address and the area
             plan = (
-                UNIT_OWNER,
-                owner,
-                names.address(rng, town),
-                town.code,
-                _area(rng, 100, 3000),
+                *_in_town(rng, town, UNIT_OWNER, owner, 100, 3000),
                 "商业" if rng.random() < 0.5 else "工业",
             )
         record = _new_property(city, rng, plan, today)
@@ -763,7 +692,7 @@ def _daily_licences(city: City) -> None:
             if any(city.licences[n].licence_type == "居民身份证电子证照" for n in held):
                 continue
             years = _id_validity(person.age(today))
-            valid_until = _years_after(today, years) if years else None
+            valid_until = add_years(today, years) if years else None
             licence = _new_licence(city, "居民身份证电子证照", person, today, valid_until, VALID)
             city.touch("govdata.e_licence", licence.licence_no, licence, city.when(rng))
             break
@@ -772,7 +701,7 @@ def _daily_licences(city: City) -> None:
             person = people[rng.randrange(len(people))]
             if person.alive and 18 <= person.age(today) <= 60:
                 licence = _new_licence(
-                    city, "机动车驾驶证", person, today, _years_after(today, 6), VALID
+                    city, "机动车驾驶证", person, today, add_years(today, 6), VALID
                 )
                 city.touch("govdata.e_licence", licence.licence_no, licence, city.when(rng))
                 break

@@ -41,35 +41,10 @@ from govlake.simulate.writers import (
     xlsx_bytes,
 )
 
-# resource -> (City attribute holding the records, whether to_row needs the city)
-RECORDS = {
-    "police.person": ("persons", False),
-    "police.household": ("households", True),
-    "police.residence_move": ("moves", False),
-    "market.enterprise": ("enterprises", False),
-    "hrss.social_insurance": ("enrolments", True),
-    "tax.tax_payment": ("payments", False),
-    "overseas.overseas_chinese": ("roster", False),
-    "civil.low_income": ("low_income", True),
-    "natres.real_estate": ("real_estate", False),
-    "govdata.e_licence": ("licences", False),
-}
-DATABASE_RESOURCES = (
-    "police.person",
-    "police.household",
-    "police.residence_move",
-    "market.enterprise",
-    "hrss.social_insurance",
-    "tax.tax_payment",
-)
-HOTLINE = "govdata.hotline_ticket"
-# file resources: (department directory, file name stem, extension, full snapshot?)
-FILES = {
-    "overseas.overseas_chinese": ("overseas", "roster", "xlsx", True),
-    "civil.low_income": ("civil", "low_income", "csv", True),
-    "natres.real_estate": ("natres", "real_estate", "jsonl", False),
-    "govdata.e_licence": ("govdata", "licences", "json", False),
-}
+# the kinds of system the simulator writes as databases and as dropped files; which
+# resources they hold, in which order, is the catalog's (schema.resource_ids)
+DATABASE_KINDS = ("postgresql", "mysql")
+FILE_KINDS = ("files",)
 ROSTER_SHEET = "名册"
 DRIFT_LENGTH = 200
 
@@ -87,10 +62,11 @@ class SimulationResult:
 
 
 def file_path(resource: str, day: int) -> Path:
-    """Where the file of ``resource`` for ``day`` is dropped."""
-    department, stem, extension, _ = FILES[resource]
+    """Where the file of ``resource`` for ``day`` is dropped (the catalog's file pattern)."""
+    spec = schema.resource(resource)
     on = business_date(day)
-    return config.landing_dir() / department / on.isoformat() / f"{stem}_{on:%Y%m%d}.{extension}"
+    name = spec.extract.pattern.replace("*", f"{on:%Y%m%d}")
+    return config.landing_dir() / spec.department / on.isoformat() / name
 
 
 def civil_encoding(day: int) -> str:
@@ -99,17 +75,7 @@ def civil_encoding(day: int) -> str:
 
 
 def _render(city: City, resource: str, key: str) -> dict:
-    attribute, needs_city = RECORDS[resource]
-    record = getattr(city, attribute)[key]
-    return record.to_row(city) if needs_city else record.to_row()
-
-
-def _drift_value(city: City, resource: str, key: str) -> object:
-    if resource == "market.enterprise":
-        return city.enterprises[key].website
-    if resource == "civil.low_income":
-        return city.low_income[key].disability_grade
-    return None
+    return city.records(resource)[key].to_row(city)
 
 
 class _Day:
@@ -179,12 +145,12 @@ def _deliver_database(city: City, book: DefectBook, resource: str, out: _Day) ->
 
 def _deliver_file(city: City, book: DefectBook, resource: str, out: _Day) -> None:
     spec = schema.resource(resource)
-    _, _, extension, snapshot = FILES[resource]
+    extension, snapshot = spec.extract.format, spec.extract.mode == "full"
+    records = city.records(resource)
     changed_rows, new_twins = _decide(city, book, resource, out)
     twins = {k: (r, o, d) for k, r, o, d in book.twin_rows(resource)}
     if snapshot:
-        attribute, _ = RECORDS[resource]
-        keys = sorted([*getattr(city, attribute), *twins])
+        keys = sorted([*records, *twins])
         clean = [twins[k][0] if k in twins else _render(city, resource, k) for k in keys]
     else:
         clean = changed_rows + [twins[k][0] for k in new_twins]
@@ -205,7 +171,7 @@ def _deliver_file(city: City, book: DefectBook, resource: str, out: _Day) -> Non
     values = [[row.get(c) for c in spec.columns] for row in rows]
     if drift:
         for key, line in zip(keys, values, strict=True):
-            line.append(_drift_value(city, resource, key) if key not in twins else None)
+            line.append(getattr(records[key], drift[0]) if key not in twins else None)
     transport = book.transport(resource, out.day, len(rows), frozenset(content))
     notes: dict[int, tuple] = {}
     stamp = datetime.combine(city.date, time(17, 30))
@@ -238,24 +204,23 @@ def _deliver_file(city: City, book: DefectBook, resource: str, out: _Day) -> Non
 
 def _write_databases(city: City, book: DefectBook) -> None:
     by_connection: dict[str, list] = {}
-    for resource in DATABASE_RESOURCES:
+    for resource in schema.resource_ids(*DATABASE_KINDS):
         spec = schema.resource(resource)
         drift = book.drift(resource, city.day)
         table = schema.table_for(spec, [(drift[0], DRIFT_LENGTH)] if drift else None)
-        attribute, _ = RECORDS[resource]
+        records = city.records(resource)
         columns = spec.columns
 
-        def rows(resource=resource, spec=spec, attribute=attribute, columns=columns, drift=drift):
-            for key in getattr(city, attribute):
-                row, _ = book.apply(resource, spec.key, _render(city, resource, key))
+        def rows(resource=resource, spec=spec, records=records, columns=columns, drift=drift):
+            for record in records.values():
+                row, _ = book.apply(resource, spec.key, record.to_row(city))
                 values = tuple(row[c] for c in columns)
-                yield (*values, _drift_value(city, resource, key)) if drift else values
+                yield (*values, getattr(record, drift[0])) if drift else values
             for _key, row, _original, _day in book.twin_rows(resource):
                 values = tuple(row[c] for c in columns)
                 yield (*values, None) if drift else values
 
-        connection = schema.system_of(spec)["connection"]
-        by_connection.setdefault(connection, []).append((table, rows()))
+        by_connection.setdefault(spec.connection, []).append((table, rows()))
     for connection, tables in by_connection.items():
         write_tables(connection, tables)
 
@@ -276,10 +241,10 @@ def simulate(scale: int = 2000, seed: int = 7, day: int = 1, defects: bool = Tru
     for current in range(1, day + 1):
         city.advance(current)
         out = _Day(current)
-        for resource in DATABASE_RESOURCES:
+        for resource in schema.resource_ids(*DATABASE_KINDS):
             _deliver_database(city, book, resource, out)
-        out.counts[HOTLINE] = len(city.changed(HOTLINE))
-        for resource in FILES:
+        out.counts[tickets.RESOURCE] = len(city.changed(tickets.RESOURCE))
+        for resource in schema.resource_ids(*FILE_KINDS):
             _deliver_file(city, book, resource, out)
         truth_file = truth.write_day(current, out.records, out.summary(city, book))
         summary_file = truth.summary_path(current)

@@ -1,17 +1,18 @@
-"""The catalog as the simulator reads it: resources, their fields and database tables.
+"""The catalog as the simulator reads it: resources, their fields, rows and database tables.
 
-The catalog (``include/catalog/resources/*.yaml``) is the specification: every source
-system's columns are exactly the catalog field names, in catalog order. Column types come
-from the data elements (``include/standards/data_elements.yaml``); string lengths are
-those a legacy departmental system would plausibly have.
+The catalog (:func:`govlake.catalog.loader.default_catalog`) is the specification: every
+source system's columns are exactly the catalog field names, in catalog order, and every
+list of resources the simulator works through is taken from it. Column types come from
+the data elements; string lengths are those a legacy departmental system would plausibly
+have. :class:`Record` turns a model record into its resource's row.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING, ClassVar
 
-import yaml
 from sqlalchemy import (
     Column,
     Date,
@@ -25,7 +26,11 @@ from sqlalchemy import (
     Table,
 )
 
-from govlake import config
+from govlake.catalog.loader import default_catalog
+from govlake.catalog.model import Extract
+
+if TYPE_CHECKING:
+    from govlake.simulate.city import City
 
 STRING_LENGTHS = {
     "id_number": 18,
@@ -63,8 +68,10 @@ class ResourceSpec:
     resource_id: str  # <department>.<code>
     department: str
     code: str
-    system: str
-    extract: dict
+    system: str  # the system's code
+    kind: str  # the system's kind: postgresql | mysql | files | rest
+    connection: str | None  # the system's connection id (databases, REST)
+    extract: Extract
     fields: tuple[FieldSpec, ...]
 
     @property
@@ -73,48 +80,44 @@ class ResourceSpec:
 
     @property
     def key(self) -> str:
-        return self.extract["primary_key"][0]
+        return self.extract.primary_key[0]
 
     @property
     def table(self) -> str | None:
-        return self.extract.get("table")
-
-
-@cache
-def _elements() -> dict[str, dict]:
-    path = config.STANDARDS_DIR / "data_elements.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return {e["id"]: e for e in data["data_elements"]}
+        return self.extract.table
 
 
 @cache
 def resources() -> dict[str, ResourceSpec]:
-    """Every catalog resource by id (``police.person`` ...)."""
-    elements = _elements()
+    """Every catalog resource by id (``police.person`` ...), in the catalog's order."""
     specs: dict[str, ResourceSpec] = {}
-    for path in sorted((config.CATALOG_DIR / "resources").glob("*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        department = data["department"]
-        for resource in data["resources"]:
-            fields = tuple(
-                FieldSpec(
-                    name=f["name"],
-                    element=f["element"],
-                    type=elements[f["element"]]["type"],
-                    required=bool(f.get("required", False)),
-                )
-                for f in resource["fields"]
-            )
-            resource_id = f"{department}.{resource['code']}"
-            specs[resource_id] = ResourceSpec(
-                resource_id=resource_id,
-                department=department,
-                code=resource["code"],
-                system=resource["system"],
-                extract=dict(resource["extract"]),
-                fields=fields,
-            )
+    for resource_id, entry in default_catalog().resources.items():
+        specs[resource_id] = ResourceSpec(
+            resource_id=resource_id,
+            department=entry.department,
+            code=entry.code,
+            system=entry.system.code,
+            kind=entry.system.kind,
+            connection=entry.system.connection,
+            extract=entry.extract,
+            fields=tuple(
+                FieldSpec(f.name, f.element.id, f.element.type, f.required) for f in entry.fields
+            ),
+        )
     return specs
+
+
+@cache
+def resource_ids(*kinds: str) -> tuple[str, ...]:
+    """Ids of the resources whose system is of one of ``kinds``, in delivery order.
+
+    Delivery order: department by department as ``departments.yaml`` lists them, each
+    department's resources in the order of its resource file.
+    """
+    departments = list(default_catalog().departments)
+    chosen = [spec for spec in resources().values() if spec.kind in kinds]
+    chosen.sort(key=lambda spec: departments.index(spec.department))  # stable
+    return tuple(spec.resource_id for spec in chosen)
 
 
 def resource(resource_id: str) -> ResourceSpec:
@@ -149,7 +152,7 @@ def table_for(spec: ResourceSpec, extra: list[tuple[str, int]] | None = None) ->
         spec.table,
         metadata,
         *columns,
-        PrimaryKeyConstraint(*spec.extract["primary_key"], name=f"pk_{spec.table}"),
+        PrimaryKeyConstraint(*spec.extract.primary_key, name=f"pk_{spec.table}"),
         mysql_charset="utf8mb4",
         mysql_engine="InnoDB",
     )
@@ -158,13 +161,36 @@ def table_for(spec: ResourceSpec, extra: list[tuple[str, int]] | None = None) ->
     return table
 
 
-@cache
-def systems() -> dict[str, dict]:
-    """The catalog's departmental systems by code (``police_hukou`` ...)."""
-    path = config.CATALOG_DIR / "departments.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return {s["code"]: s for s in data["systems"]}
+# --- rows ------------------------------------------------------------------------------------
 
 
-def system_of(spec: ResourceSpec) -> dict:
-    return systems()[spec.system]
+def catalog_row(resource_id: str, record: object, values: dict | None = None) -> dict:
+    """The row of ``record`` as ``resource_id`` delivers it: the catalog's fields in order.
+
+    Each field's value is ``values[field]`` when given, else the record's attribute of that
+    name.
+    """
+    values = values or {}
+    return {
+        name: values[name] if name in values else getattr(record, name)
+        for name in resource(resource_id).columns
+    }
+
+
+class Record:
+    """A record of the city that a catalog resource delivers (a slotted dataclass).
+
+    ``RESOURCE`` names the resource; ``to_row`` gives its row (:func:`catalog_row`) with the
+    values ``derived`` supplies for fields the record does not hold itself (values held
+    elsewhere in the city).
+    """
+
+    __slots__ = ()
+    RESOURCE: ClassVar[str]
+
+    def derived(self, city: City) -> dict:
+        """Values of the fields that are not attributes of the record (none by default)."""
+        return {}
+
+    def to_row(self, city: City) -> dict:
+        return catalog_row(self.RESOURCE, self, self.derived(city))

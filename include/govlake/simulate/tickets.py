@@ -18,7 +18,9 @@ from datetime import datetime, timedelta
 from govlake.simulate import names
 from govlake.simulate.calendar import add_working_days, date_of_day, day_end, day_of
 from govlake.simulate.city import City, random_time, stochastic_round
+from govlake.simulate.schema import catalog_row
 
+RESOURCE = "govdata.hotline_ticket"
 TICKETS_PER_PERSON_DAY = 0.001
 MIN_TICKETS_PER_DAY = 30
 HISTORY_DAYS = 30  # days before day 1 whose tickets day 1 carries
@@ -46,21 +48,13 @@ class Ticket:
         if self.opened_at >= limit:
             return None
         closed = self.closed_stamp < limit
-        return {
-            "ticket_id": self.ticket_id,
-            "created_at": self.created_at,
-            "category": self.category,
-            "content": self.content,
-            "caller_phone": self.caller_phone,
-            "town_code": self.town_code,
-            "address": self.address,
-            "handling_department": self.handling_department,
+        version = {
             "status": CLOSED if closed else OPEN,
-            "due_at": self.due_at,
             "closed_at": self.closed_at if closed else None,
             "satisfaction": self.satisfaction if closed else None,
             "updated_at": self.closed_stamp if closed else self.opened_at,
         }
+        return catalog_row(RESOURCE, self, version)
 
 
 def _same_day(stamp: datetime, moved: datetime) -> datetime:
@@ -152,13 +146,13 @@ def build(city: City) -> None:
     for day in range(1 - HISTORY_DAYS, 1):
         _create_day(city, day)
     for ticket_id in city.tickets:
-        city.log_initial("govdata.hotline_ticket", ticket_id)
+        city.log_initial(RESOURCE, ticket_id)
 
 
 def daily(city: City) -> None:
     _create_day(city, city.day)
     for ticket_id in city.ticket_events.get(city.day, []):
-        city.changes["govdata.hotline_ticket"][ticket_id] = None
+        city.changes[RESOURCE][ticket_id] = None
 
 
 def store_rows(city: City) -> list[dict]:
