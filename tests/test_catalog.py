@@ -92,3 +92,16 @@ def test_catalog_syncs_into_the_governance_schema(platform):
     assert sensitive == sum(
         1 for r in catalog.resources.values() for f in r.fields if f.grade == "L4"
     )
+
+
+def test_codes_that_would_collide_in_table_names_are_refused(tmp_path: Path):
+    root, standards = _copy_catalog(tmp_path)
+    path = root / "resources" / "civil.yaml"
+    text = path.read_text(encoding="utf-8").replace("code: low_income", "code: low__income")
+    text = text.replace("update_frequency: daily", "update_frequency: weekly")
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(CatalogError) as raised:
+        load_catalog(root, standards)
+    problems = "\n".join(raised.value.problems)
+    assert "civil.low__income: code must be lowercase words joined by single '_'" in problems
+    assert "update_frequency 'weekly' is not supported for batch ingestion" in problems

@@ -84,6 +84,11 @@ def test_business_date_is_the_day_before_the_nightly_run():
     assert business_date(utc) == date(2026, 11, 1)
     manual = {"logical_date": pendulum.datetime(2026, 11, 3, 9, tz=tz), "params": {}}
     assert business_date(manual) == date(2026, 11, 3) - timedelta(days=1)
+
+    class Run:  # `airflow dags trigger` without a logical date: only run_after is known
+        run_after = pendulum.datetime(2026, 11, 5, 10, tz=tz)
+
+    assert business_date({"params": {}, "dag_run": Run()}) == date(2026, 11, 4)
     chosen = {**nightly, "params": {"business_date": "2026-10-31"}}
     assert business_date(chosen) == date(2026, 10, 31)
 

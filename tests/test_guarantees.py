@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ from datetime import date
 
 import boto3
 import pyarrow.parquet as pq
+import pytest
 from govlake import config
 from govlake.governance.store import connect
 from govlake.pipeline.ingest import extract_resource, load_resource
@@ -134,17 +136,48 @@ def test_batches_land_in_a_real_s3_endpoint(s3_platform):
         item["Key"] for item in s3.list_objects_v2(Bucket=s3_platform["bucket"])["Contents"]
     )
     prefix = "raw/civil/low_income/ingest_date=2026-11-01/batch=20261101-full/"
+    attempt = manifest["attempt"]
     assert keys == sorted(
         [
             prefix + "_manifest.json",
-            prefix + "part-0000.parquet",
-            prefix + "source/low_income_20261101.csv",
+            prefix + f"part-{attempt}-0000.parquet",
+            prefix + f"source/{attempt}/low_income_20261101.csv",
             "quarantine/civil/low_income/ingest_date=2026-11-01/batch=20261101-full/load.jsonl",
         ]
     )
-    body = s3.get_object(Bucket=s3_platform["bucket"], Key=prefix + "part-0000.parquet")
+    body = s3.get_object(Bucket=s3_platform["bucket"], Key=prefix + f"part-{attempt}-0000.parquet")
     import io
 
     table = pq.read_table(io.BytesIO(body["Body"].read()))
     assert table.num_rows == 300
     assert table.column("_source_row").to_pylist()[:3] == [1, 2, 3]
+
+
+def test_an_extraction_that_dies_leaves_the_published_batch_intact(platform):
+    _write_recipients(50, bad_every=10)
+    first = extract_resource("civil.low_income", DAY)
+    load_resource("civil.low_income", DAY, first["batch_id"])
+    before = table_checksum("raw.civil__low_income", "_source_row")
+
+    import govlake.lake.batch as batch_module
+
+    def die(self, manifest):  # the process dies after writing parts, before the manifest
+        self._close_part()
+        raise SystemExit("killed")
+
+    _write_recipients(80)
+    with pytest.MonkeyPatch.context() as patch, contextlib.suppress(SystemExit):
+        patch.setattr(batch_module.BatchWriter, "publish", die)
+        extract_resource("civil.low_income", DAY, force=True)
+
+    again = extract_resource("civil.low_income", DAY)  # the published batch still stands
+    assert again["reused"] and again["attempt"] == first["attempt"]
+    load_resource("civil.low_income", DAY, again["batch_id"])
+    assert table_checksum("raw.civil__low_income", "_source_row") == before
+
+    forced = extract_resource("civil.low_income", DAY, force=True)  # now it succeeds
+    result = load_resource("civil.low_income", DAY, forced["batch_id"])
+    assert (result.source_rows, result.quarantined) == (80, 0)
+    keys = config.storage_settings().root / "govlake" / "raw" / "civil"
+    parts = sorted(p.name for p in keys.rglob("part-*.parquet"))
+    assert parts == [f"part-{forced['attempt']}-0000.parquet"]  # the dead attempt is cleaned

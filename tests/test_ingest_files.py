@@ -72,7 +72,7 @@ def test_gbk_csv_is_read_and_bad_rows_are_quarantined_with_file_row_and_field(pl
     assert names == [("关志强", 3), ("黄伟", None)]  # GBK decoded; blank integer → NULL
 
 
-def test_undecodable_line_is_quarantined_and_the_rest_loads(platform):
+def test_undecodable_and_wrongly_encoded_lines_are_quarantined_the_rest_loads(platform):
     good = [
         HEADER,
         "R1,关志强,440783199001011234,440783001,低保,3,800,2024-01-01,在册",
@@ -81,20 +81,57 @@ def test_undecodable_line_is_quarantined_and_the_rest_loads(platform):
     payload = (
         "\n".join(good).encode("utf-8") + b"\nR3,\xff\xfe\xfa,x,440783001,a,1,1,2024-01-01,b\n"
     )
+    # a GBK line pasted into a UTF-8 export: readable, but not what the file says it is
     payload += "R4,黄伟,440783196504045678,440783102,低保,1,650,2024-04-01,在册\n".encode("gbk")
+    payload += "R5,梁红,440783196504045679,440783102,低保,1,650,2024-04-01,在册\n".encode()
     _drop("civil", "low_income_20261101.csv", payload)
 
     manifest, result = _ingest("civil.low_income")
 
-    assert manifest["source"]["encodings"]["low_income_20261101.csv"] == "mixed"
-    assert (result.source_rows, result.loaded_rows, result.quarantined) == (4, 3, 1)
-    [(stage, file, row, _field, reason)] = _quarantine("civil.low_income")
-    assert (stage, file, row) == ("extract", "low_income_20261101.csv", 3)
-    assert "neither UTF-8 nor GB18030" in reason
+    assert manifest["source"]["encodings"]["low_income_20261101.csv"] == "utf-8"
+    assert (result.source_rows, result.loaded_rows, result.quarantined) == (5, 3, 2)
+    rows = _quarantine("civil.low_income")
+    assert [(stage, file, row) for stage, file, row, _, _ in rows] == [
+        ("extract", "low_income_20261101.csv", 3),
+        ("extract", "low_income_20261101.csv", 4),
+    ]
+    assert "neither UTF-8 nor GB18030" in rows[0][4]
+    assert "row 4 is gb18030, the rest of the file is utf-8" in rows[1][4]
+    with connect() as conn:
+        names = [r[0] for r in conn.execute("select name from raw.civil__low_income")]
+    assert "黄伟" not in names and "梁红" in names  # no mojibake reaches raw
     # the department's original file is kept unchanged beside the parsed rows
     [source] = manifest["source_files"]
     stored = config.storage_settings().root / "govlake" / source["key"]
     assert stored.read_bytes() == payload
+
+
+def test_a_utf8_line_in_a_gbk_file_is_not_read_as_mojibake(platform):
+    lines = [HEADER] + [
+        f"R{i},关志强,44078319900101123{i},440783001,低保,3,800,2024-01-01,在册" for i in range(4)
+    ]
+    payload = "\n".join(lines).encode("gbk") + b"\n"
+    payload += "R9,黄伟,440783196504045678,440783102,低保,1,650,2024-04-01,在册\n".encode()
+    _drop("civil", "low_income_20261101.csv", payload)
+    manifest, result = _ingest("civil.low_income")
+    assert manifest["source"]["encodings"]["low_income_20261101.csv"] == "gb18030"
+    assert (result.loaded_rows, result.quarantined) == (4, 1)
+    [(_, _, row, _, reason)] = _quarantine("civil.low_income")
+    assert row == 5 and "is utf-8, the rest of the file is gb18030" in reason
+
+
+def test_repeated_and_blank_header_names_lose_no_value(platform):
+    lines = [
+        HEADER + ",status,",
+        "R1,关志强,440783199001011234,440783001,低保,3,800,2024-01-01,在册,旧,x",
+    ]
+    _drop("civil", "low_income_20261101.csv", "\n".join(lines).encode("utf-8"))
+    _, result = _ingest("civil.low_income")
+    assert result.loaded_rows == 1
+    assert result.added_columns == ["column_11", "status__2"]
+    with connect() as conn:
+        status, extra = conn.execute("select status, _extra from raw.civil__low_income").fetchone()
+    assert status == "在册" and extra == {"status__2": "旧", "column_11": "x"}
 
 
 def test_schema_drift_keeps_the_new_column_and_records_it(platform):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import sys
 import time
+from collections import Counter
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -268,6 +269,7 @@ def _print_summary(ingest_date: date, resource_ids: list[str]) -> bool:
     from govlake.pipeline.summary import day_summary, write_summary
 
     days = day_summary(ingest_date, resource_ids)
+    batches_per_resource = Counter(d.resource_id for d in days)
     table = Table(title=f"数据归集 ingestion — {ingest_date:%Y-%m-%d}")
     for column, justify in (("资源 resource", "left"), ("源 source", "right"),
                             ("落地 landed", "right"), ("入库 loaded", "right"),
@@ -278,7 +280,9 @@ def _print_summary(ingest_date: date, resource_ids: list[str]) -> bool:
     for d in days:
         ok = d.state == "loaded" and d.reconciled
         table.add_row(
-            d.resource_id, str(d.source_rows), str(d.landed_rows), str(d.loaded_rows),
+            d.resource_id
+            + (f" ({d.batch_id})" if batches_per_resource[d.resource_id] > 1 else ""),
+            str(d.source_rows), str(d.landed_rows), str(d.loaded_rows),
             str(d.quarantined), "✓" if d.reconciled else "[red]✗[/red]", f"{d.seconds:.2f}",
             d.state if ok else f"[red]{d.state}[/red]", d.drift,
         )  # fmt: skip

@@ -34,7 +34,11 @@ from govlake.catalog.model import (
     System,
 )
 
-IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+# lowercase words joined by single underscores: "__" separates department and resource in
+# table and DAG names, so it may not appear inside either
+IDENTIFIER = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
+# batch windows are business days; other frequencies wait for interval-shaped windows
+BATCH_FREQUENCIES = ("daily",)
 
 
 class CatalogError(ValueError):
@@ -178,7 +182,7 @@ def load_catalog(root: Path | None = None, standards_root: Path | None = None) -
         if not _require(entry, ("code", "name_zh", "name_en"), where, problems):
             continue
         if not IDENTIFIER.match(entry["code"]):
-            problems.append(f"{where}: code must be lowercase letters, digits and _")
+            problems.append(f"{where}: code must be lowercase words joined by single '_'")
         if entry["code"] in departments:
             problems.append(f"{where}: duplicate department code")
         departments[entry["code"]] = Department(entry["code"], entry["name_zh"], entry["name_en"])
@@ -225,7 +229,7 @@ def load_catalog(root: Path | None = None, standards_root: Path | None = None) -
             if not _require(entry, required, where, problems):
                 continue
             if not IDENTIFIER.match(code):
-                problems.append(f"{where}: code must be lowercase letters, digits and _")
+                problems.append(f"{where}: code must be lowercase words joined by single '_'")
             system = systems.get(entry["system"])
             if system is None:
                 problems.append(f"{where}: unknown system {entry['system']!r}")
@@ -241,6 +245,14 @@ def load_catalog(root: Path | None = None, standards_root: Path | None = None) -
             _one_of(
                 entry["update_frequency"], UPDATE_FREQUENCIES, "update_frequency", where, problems
             )
+            if (
+                entry["update_frequency"] in UPDATE_FREQUENCIES
+                and entry["update_frequency"] not in BATCH_FREQUENCIES
+            ):
+                problems.append(
+                    f"{where}: update_frequency {entry['update_frequency']!r} is not supported "
+                    f"for batch ingestion yet (extraction windows are business days): use daily"
+                )
             extract = _parse_extract(entry["extract"], system, where, problems)
             fields: list[Field] = []
             seen: set[str] = set()

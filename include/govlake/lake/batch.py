@@ -3,14 +3,19 @@
 A batch is the unchanged output of one extraction for one resource and one interval:
 
     raw/<department>/<resource>/ingest_date=YYYY-MM-DD/batch=<id>/
-        part-0000.parquet ...   rows as extracted (text), with _source_file/_source_row
-        source/<file>           the department's original file(s), byte for byte
-        _manifest.json          written last: rows, bytes, checksums, schema, watermark
-    quarantine/<department>/<resource>/ingest_date=.../batch=<id>/<stage>.jsonl
+        part-<attempt>-0000.parquet ...  rows as extracted (text), _source_file/_source_row
+        source/<attempt>/<file>          the department's original file(s), byte for byte
+        _manifest.json                   written last: rows, bytes, checksums, schema,
+                                         watermark, and the objects of the attempt it names
+    quarantine/<department>/<resource>/ingest_date=.../batch=<id>/extract-<attempt>.jsonl
+                                                                 .../load.jsonl
 
 The manifest is the batch's commit marker: a batch without one is incomplete and is
 extracted again; a batch with one is immutable and is reused by reruns, which is what
-makes reruns of an interval give the same tables.
+makes reruns of an interval give the same tables. Every extraction attempt writes objects
+of its own and only the manifest switches to them, so an attempt that dies half-way — a
+first one, or a forced re-extraction — leaves the published batch as it was; objects no
+manifest names are removed after the next successful publish.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -122,6 +127,8 @@ class Manifest:
     bytes: int = 0
     parts: list[dict] = field(default_factory=list)
     source_files: list[dict] = field(default_factory=list)
+    attempt: str = ""
+    quarantine_key: str | None = None
     watermark: dict = field(default_factory=dict)
     extracted_at: str = ""
     duration_s: float = 0.0
@@ -142,12 +149,48 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+class QuarantineSpool:
+    """Rejected records streamed to a local JSON-lines file: memory stays flat however
+    many rows a batch rejects (a lost required column rejects all of them)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.count = 0
+        self._handle = path.open("w", encoding="utf-8")
+
+    def add(self, rejected: Rejected) -> None:
+        self._handle.write(json.dumps(asdict(rejected), ensure_ascii=False, default=str))
+        self._handle.write("\n")
+        self.count += 1
+
+    def close(self) -> None:
+        if not self._handle.closed:
+            self._handle.close()
+
+    def __iter__(self) -> Iterator[Rejected]:
+        self.close()
+        yield from iter_rejected(self.path)
+
+
+def iter_rejected(path: Path) -> Iterator[Rejected]:
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                yield Rejected(**json.loads(line))
+
+
 def _text(value: object) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return value
+        # a lone surrogate (broken UTF-16 in a JSON string) cannot be stored as UTF-8: it
+        # becomes U+FFFD here; the original bytes stay in the batch's source/ copy
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            from zoneinfo import ZoneInfo
+
+            value = value.astimezone(ZoneInfo(SOURCE_TIMEZONE)).replace(tzinfo=None)
         return value.isoformat(sep=" ")
     if isinstance(value, date):
         return value.isoformat()
@@ -156,16 +199,39 @@ def _text(value: object) -> str | None:
     return str(value)
 
 
+SOURCE_TIMEZONE = "Asia/Shanghai"
+
+
+def text_column(array: pa.Array) -> pa.Array:
+    """Any Arrow column as text the way it lands: timestamps as local Kaiping time.
+
+    Departmental systems keep naive local times; a zone-aware value (timestamptz, an ISO
+    string with an offset read as such) is converted to Asia/Shanghai wall time first,
+    so every timestamp in raw means the same thing. Whole seconds print without a
+    fraction.
+    """
+    import pyarrow.compute as pc
+
+    if pa.types.is_timestamp(array.type):
+        if array.type.tz is not None:
+            local = array.cast(pa.timestamp(array.type.unit, tz=SOURCE_TIMEZONE))
+            array = pc.local_timestamp(local)
+        return pc.replace_substring_regex(array.cast(pa.string()), r"\.0+$", "")
+    if pa.types.is_string(array.type):
+        return array
+    return array.cast(pa.string())
+
+
 def _text_array(values: list) -> pa.Array:
     """A column of source values as Arrow text, converted in C where the types allow."""
     try:
         array = pa.array(values)
-    except (pa.ArrowException, TypeError, ValueError):
+    except (pa.ArrowException, TypeError, ValueError):  # incl. UnicodeEncodeError
         return pa.array([_text(v) for v in values], type=pa.string())
-    if pa.types.is_string(array.type) or pa.types.is_null(array.type):
+    if pa.types.is_null(array.type):
         return array.cast(pa.string())
     try:
-        return array.cast(pa.string())
+        return text_column(array)
     except (pa.ArrowException, NotImplementedError):
         return pa.array([_text(v) for v in values], type=pa.string())
 
@@ -178,11 +244,14 @@ class BatchWriter:
     """
 
     def __init__(self, ref: BatchRef, store: ObjectStore, scratch: Path):
+        from datetime import UTC
+
         self.ref = ref
+        self.attempt = datetime.now(UTC).strftime("a%Y%m%dT%H%M%S%f")
         self.store = store
         self.scratch = scratch
         self.parts: list[dict] = []
-        self.rejected: list[Rejected] = []
+        self.rejected = QuarantineSpool(scratch / "extract-quarantine.jsonl")
         self.source_files: list[dict] = []
         self.source_rows = 0
         self.rows = 0
@@ -193,7 +262,7 @@ class BatchWriter:
 
     def add_source_file(self, path: Path, encoding: str | None = None) -> None:
         """Keep the department's original file, unchanged, beside the parsed rows."""
-        key = f"{self.ref.prefix}source/{path.name}"
+        key = f"{self.ref.prefix}source/{self.attempt}/{path.name}"
         self.store.put_file(key, path)
         self.source_files.append(
             {
@@ -207,7 +276,7 @@ class BatchWriter:
 
     def reject(self, rejected: Rejected) -> None:
         self.source_rows += 1
-        self.rejected.append(rejected)
+        self.rejected.add(rejected)
 
     def add(self, chunk: RowChunk) -> None:
         if not chunk.rows:
@@ -227,7 +296,7 @@ class BatchWriter:
             self._close_part()
             self._open_part(stream, key[1])
         assert self._writer is not None
-        arrays = [a if a.type == pa.string() else a.cast(pa.string()) for a in arrays]
+        arrays = [text_column(a) for a in arrays]
         arrays.append(pa.array([stream] * count, type=pa.string()))
         arrays.append(pa.array(range(first_row, first_row + count), type=pa.int64()))
         self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self._writer.schema))
@@ -240,7 +309,7 @@ class BatchWriter:
             [pa.field(c, pa.string()) for c in columns]
             + [pa.field("_source_file", pa.string()), pa.field("_source_row", pa.int64())]
         )
-        self._part_path = self.scratch / f"part-{len(self.parts):04d}.parquet"
+        self._part_path = self.scratch / f"part-{self.attempt}-{len(self.parts):04d}.parquet"
         self._writer = pq.ParquetWriter(
             self._part_path, schema, compression="zstd", compression_level=1
         )
@@ -266,23 +335,31 @@ class BatchWriter:
         self._writer_key = None
 
     def publish(self, manifest: Manifest) -> Manifest:
-        """Upload the last part, the quarantine file, then the manifest (the commit)."""
+        """Upload the last part and the quarantine file, then the manifest (the commit),
+        then remove what earlier, superseded attempts left."""
         self._close_part()
-        if self.rejected:
-            write_quarantine(self.store, self.ref.quarantine_key("extract"), self.rejected)
+        quarantine_key = None
+        self.rejected.close()
+        if self.rejected.count:
+            quarantine_key = self.ref.quarantine_key(f"extract-{self.attempt}")
+            self.store.put_file(quarantine_key, self.rejected.path)
+        manifest.attempt = self.attempt
+        manifest.quarantine_key = quarantine_key
         manifest.parts = self.parts
         manifest.source_files = self.source_files
         manifest.source_rows = self.source_rows
         manifest.rows = self.rows
-        manifest.extract_quarantined = len(self.rejected)
+        manifest.extract_quarantined = self.rejected.count
         manifest.bytes = sum(p["bytes"] for p in self.parts)
         self.store.put_bytes(self.ref.manifest_key, manifest.to_json())
+        keep = {self.ref.manifest_key, self.ref.quarantine_key("load"), quarantine_key}
+        keep |= {p["key"] for p in self.parts} | {f["key"] for f in self.source_files}
+        quarantine_prefix = self.ref.quarantine_key("").rsplit("/", 1)[0] + "/"
+        for prefix in (self.ref.prefix, quarantine_prefix):
+            for key in self.store.list(prefix):
+                if key not in keep:
+                    self.store.delete_prefix(key)
         return manifest
-
-
-def write_quarantine(store: ObjectStore, key: str, rejected: Iterable[Rejected]) -> None:
-    lines = [json.dumps(asdict(r), ensure_ascii=False, default=str) for r in rejected]
-    store.put_bytes(key, ("\n".join(lines) + "\n").encode("utf-8"))
 
 
 def read_manifest(store: ObjectStore, ref: BatchRef) -> Manifest | None:
@@ -291,14 +368,13 @@ def read_manifest(store: ObjectStore, ref: BatchRef) -> Manifest | None:
     return Manifest.from_json(store.get_bytes(ref.manifest_key))
 
 
-def read_quarantine(store: ObjectStore, key: str) -> list[Rejected]:
-    if not store.exists(key):
-        return []
-    return [
-        Rejected(**json.loads(line))
-        for line in store.get_bytes(key).decode("utf-8").splitlines()
-        if line.strip()
-    ]
+def download_quarantine(store: ObjectStore, key: str | None, scratch: Path) -> Path | None:
+    """A batch's quarantine file on local scratch (read it with ``iter_rejected``)."""
+    if not key or not store.exists(key):
+        return None
+    local = scratch / key.rsplit("/", 1)[1]
+    store.download(key, local)
+    return local
 
 
 def iter_parts(

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 import time
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 import pyarrow as pa
@@ -22,7 +25,13 @@ from psycopg.copy import QueuedLibpqWriter
 
 from govlake.catalog.model import Resource
 from govlake.governance.store import ensure_schema
-from govlake.lake.batch import BatchRef, Manifest, Rejected, iter_parts, write_quarantine
+from govlake.lake.batch import (
+    BatchRef,
+    Manifest,
+    QuarantineSpool,
+    Rejected,
+    iter_parts,
+)
 from govlake.lake.storage import ObjectStore
 from govlake.load.validate import judge
 
@@ -93,7 +102,7 @@ def load_batch(
     resource: Resource,
     manifest: Manifest,
     store: ObjectStore,
-    extract_rejected: list[Rejected] | None = None,
+    extract_rejected: Iterable[Rejected] = (),
 ) -> LoadResult:
     started = time.monotonic()
     ref = BatchRef(
@@ -107,10 +116,13 @@ def load_batch(
     )
 
     loaded = 0
-    load_rejected: list[Rejected] = []
     added: dict[str, str | None] = {}
     missing: dict[str, str | None] = {}
-    with conn.transaction():
+    with (
+        tempfile.TemporaryDirectory(prefix="govlake-quarantine-") as scratch,
+        conn.transaction(),
+    ):
+        load_rejected = QuarantineSpool(Path(scratch) / "load.jsonl")
         conn.execute("select pg_advisory_xact_lock(%s)", (_lock_key(resource),))
         ensure_raw_table(conn, resource)
         conn.execute(
@@ -125,7 +137,8 @@ def load_batch(
                     added.setdefault(column, part["stream"])
                 for column in judgement.missing_columns:
                     missing.setdefault(column, part["stream"])
-                load_rejected.extend(judgement.rejected)
+                for rejected in judgement.rejected:
+                    load_rejected.add(rejected)
                 accepted = judgement.accepted.append_column(
                     "_batch_id",
                     pa.array([manifest.batch_id] * judgement.accepted.num_rows, pa.string()),
@@ -133,8 +146,9 @@ def load_batch(
                 for slice_ in accepted.to_batches(max_chunksize=65_536):
                     copy.write(_csv_bytes(pa.Table.from_batches([slice_])))
                 loaded += accepted.num_rows
-        if load_rejected:
-            write_quarantine(store, ref.quarantine_key("load"), load_rejected)
+        load_rejected.close()
+        if load_rejected.count:
+            store.put_file(ref.quarantine_key("load"), load_rejected.path)
         _record(
             conn,
             resource,
@@ -142,7 +156,7 @@ def load_batch(
             ref,
             loaded,
             load_rejected,
-            extract_rejected or [],
+            extract_rejected,
             added,
             missing,
             time.monotonic() - started,
@@ -153,7 +167,7 @@ def load_batch(
         source_rows=manifest.source_rows,
         landed_rows=manifest.rows,
         loaded_rows=loaded,
-        quarantined=manifest.extract_quarantined + len(load_rejected),
+        quarantined=manifest.extract_quarantined + load_rejected.count,
         added_columns=sorted(added),
         missing_columns=sorted(missing),
         seconds=time.monotonic() - started,
@@ -166,7 +180,7 @@ def _date(text: str):
     return date.fromisoformat(text)
 
 
-def _quarantine_rows(resource_id: str, batch_id: str, stage: str, rejected: list[Rejected]):
+def _quarantine_rows(resource_id: str, batch_id: str, stage: str, rejected: Iterable[Rejected]):
     for r in rejected:
         record = r.record if isinstance(r.record, dict) else {"raw": r.record}
         yield (
@@ -181,8 +195,8 @@ def _record(
     manifest: Manifest,
     ref: BatchRef,
     loaded: int,
-    load_rejected: list[Rejected],
-    extract_rejected: list[Rejected],
+    load_rejected: QuarantineSpool,
+    extract_rejected: Iterable[Rejected],
     added: dict[str, str | None],
     missing: dict[str, str | None],
     seconds: float,
@@ -222,7 +236,7 @@ def _record(
             (
                 rid, bid, manifest.ingest_date, manifest.mode, manifest.window_start,
                 manifest.window_end, ref.prefix, manifest.source_rows, manifest.rows,
-                manifest.extract_quarantined, loaded, len(load_rejected),
+                manifest.extract_quarantined, loaded, load_rejected.count,
                 manifest.watermark.get("max_seen"), manifest.duration_s, seconds,
                 manifest.source.get("note"),
             ),

@@ -78,10 +78,15 @@ def _bad_positions(values: pa.Array, target: pa.DataType, offset: int = 0) -> li
 
 
 def _calendar_valid(values: pa.Array, kind: str, blank: pa.Array) -> pa.Array:
-    """True where a value is a real calendar date (or moment); blanks count as valid."""
+    """True where a value is a real calendar date (or moment); blanks count as valid.
+
+    Year 0 parses in Arrow (proleptic calendar) but not in PostgreSQL: refused too.
+    """
     target = pa.date32() if kind == "date" else pa.timestamp("us")
     blank_as_null = pc.if_else(blank, pa.scalar(None, pa.string()), values)
     bad = _bad_positions(blank_as_null, target)
+    year_zero = pc.starts_with(pc.utf8_trim_whitespace(blank_as_null), "0000")
+    bad = sorted(set(bad) | set(pc.indices_nonzero(year_zero.fill_null(False)).to_pylist()))
     if not bad:
         return pa.array([True] * len(values), type=pa.bool_())
     flags = [True] * len(values)
@@ -125,6 +130,14 @@ def judge(resource: Resource, batch: pa.RecordBatch) -> Judgement:
             # blank cells of typed fields carry no value: NULL, not ''
             values = pc.if_else(blank, pa.scalar(None, pa.string()), values)
         accepted_columns[f.name] = values
+
+    # PostgreSQL text and jsonb cannot hold NUL: such a value would fail the whole COPY
+    for column in [f.name for f in resource.fields if f.name in source_columns] + added:
+        has_nul = pc.match_substring(table.column(column).combine_chunks(), "\x00")
+        if pc.any(has_nul).as_py():
+            key = f"{column}#nul"
+            problems[key] = has_nul.fill_null(False)
+            reasons[key] = f"字段 {column!r} 含空字符 contains a NUL character (\\x00)"
 
     bad = pa.array([False] * n)
     for mask in problems.values():

@@ -65,8 +65,10 @@ def business_date(context: dict[str, Any]) -> date:
     chosen = (context.get("params") or {}).get("business_date")
     if chosen:
         return date.fromisoformat(str(chosen))
-    start = context.get("data_interval_start") or context["logical_date"]
+    start = context.get("data_interval_start") or context.get("logical_date")
     end = context.get("data_interval_end") or start
+    if start is None:  # a manual run triggered without a logical date (Airflow 3)
+        start = end = context["dag_run"].run_after
     moment = start if start < end else start - timedelta(days=1)
     return pendulum.instance(moment).in_timezone(TIMEZONE).date()
 

@@ -24,39 +24,50 @@ from govlake.lake.batch import (
     BatchWriter,
     Manifest,
     Window,
+    download_quarantine,
+    iter_rejected,
     read_manifest,
-    read_quarantine,
 )
 from govlake.lake.storage import ObjectStore, open_store
 from govlake.load.loader import LoadResult, load_batch
 from govlake.sources import extract_into
 
 
-def _has_earlier_batch(resource: Resource, ingest_date: date) -> bool:
+def _previous_window_end(resource: Resource, ingest_date: date) -> tuple[bool, datetime | None]:
+    """(has the resource any batch at all, end of the latest batch before ``ingest_date``)."""
     with connect() as conn:
         ensure_schema(conn)
-        row = conn.execute(
-            "select 1 from governance.batch where resource_id = %s and ingest_date < %s "
-            "and state = 'loaded' limit 1",
-            (resource.id, ingest_date),
+        any_batch, previous_end = conn.execute(
+            "select exists (select 1 from governance.batch where resource_id = %(r)s), "
+            "(select max(window_end) from governance.batch where resource_id = %(r)s "
+            "   and ingest_date < %(d)s and mode = 'incremental')",
+            {"r": resource.id, "d": ingest_date},
         ).fetchone()
-    return row is not None
+    return any_batch, previous_end
 
 
 def window_for(resource: Resource, ingest_date: date, mode: str | None = None) -> Window:
-    """The business day ``ingest_date`` as an extraction window.
+    """The extraction window of business day ``ingest_date``, half-open, in source time.
 
-    Incremental: ``[D 00:00, D+1 00:00)`` in the source's local time — except the first
-    load of a resource, which takes everything before ``D+1 00:00`` (the initial state).
-    Full: the whole source as of the run.
+    Incremental: from where the previous batch of the resource ended to ``D+1 00:00`` —
+    normally ``[D 00:00, D+1 00:00)``; after a missed or failed day it reaches back over
+    the gap, so no change is ever skipped. The very first batch of a resource takes
+    everything before ``D+1 00:00`` (the initial state); a backfill of a day before the
+    first batch takes that day alone. Reruns of a day reuse its landed batch, so the
+    window is computed once per batch. Full: the whole source as of the run.
     """
     mode = mode or resource.extract.mode
     end = datetime.combine(ingest_date + timedelta(days=1), datetime.min.time())
     if mode == "full":
         return Window(ingest_date, None, end, "full")
-    start = datetime.combine(ingest_date, datetime.min.time())
-    if not _has_earlier_batch(resource, ingest_date):
+    day_start = datetime.combine(ingest_date, datetime.min.time())
+    any_batch, previous_end = _previous_window_end(resource, ingest_date)
+    if not any_batch:
         start = None
+    elif previous_end is None:
+        start = day_start
+    else:
+        start = min(previous_end, day_start)
     return Window(ingest_date, start, end, "incremental")
 
 
@@ -80,9 +91,6 @@ def extract_resource(
     existing = read_manifest(store, ref)
     if existing is not None and not force:
         return {**asdict(existing), "reused": True}
-    if force:
-        store.delete_prefix(ref.prefix)
-        store.delete_prefix(ref.quarantine_key("extract").rsplit("/", 1)[0] + "/")
     window = window_for(resource, ingest_date, mode)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="govlake-extract-") as scratch:
@@ -146,6 +154,8 @@ def load_resource(
             f"批次不存在 batch {batch_id} of {resource.id} has not landed "
             f"({store.uri(ref.manifest_key)} missing): run its extract task first"
         )
-    extract_rejected = read_quarantine(store, ref.quarantine_key("extract"))
-    with connect() as conn:
-        return load_batch(conn, resource, manifest, store, extract_rejected)
+    with tempfile.TemporaryDirectory(prefix="govlake-load-") as scratch:
+        local = download_quarantine(store, manifest.quarantine_key, Path(scratch))
+        extract_rejected = iter_rejected(local) if local else ()
+        with connect() as conn:
+            return load_batch(conn, resource, manifest, store, extract_rejected)

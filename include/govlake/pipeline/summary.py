@@ -41,12 +41,21 @@ def day_summary(ingest_date: date, resource_ids: list[str]) -> list[ResourceDay]
             "from governance.batch b where b.ingest_date = %s",
             (ingest_date,),
         ).fetchall()
-    found = {row[0]: ResourceDay(*row[:8], drift=row[8] or "", message=row[9]) for row in rows}
-    return [
-        found.get(rid)
-        or ResourceDay(rid, None, 0, 0, 0, 0, 0.0, "missing", "", "未运行 no batch for this date")
-        for rid in resource_ids
-    ]
+    found: dict[str, list[ResourceDay]] = {}
+    for row in sorted(rows, key=lambda r: (r[0], r[1])):
+        found.setdefault(row[0], []).append(ResourceDay(*row[:8], drift=row[8] or "",
+                                                       message=row[9]))  # fmt: skip
+    days: list[ResourceDay] = []
+    for rid in resource_ids:  # every batch of the day (an incremental and a full one, say)
+        days.extend(
+            found.get(rid)
+            or [
+                ResourceDay(
+                    rid, None, 0, 0, 0, 0, 0.0, "missing", "", "未运行 no batch for this date"
+                )
+            ]
+        )
+    return days
 
 
 def write_summary(ingest_date: date, days: list[ResourceDay], folder: Path) -> list[Path]:

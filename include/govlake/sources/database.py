@@ -13,14 +13,21 @@ import sqlalchemy as sa
 
 from govlake import config
 from govlake.catalog.model import Resource
-from govlake.lake.batch import BatchWriter, RowChunk, Window
+from govlake.lake.batch import SOURCE_TIMEZONE, BatchWriter, RowChunk, Window
 
 FETCH_ROWS = 20_000
 
 
 def _engine(resource: Resource) -> sa.Engine:
+    """The source's engine, its sessions in Kaiping time (naive bounds mean local time)."""
     connection = config.connection(resource.system.connection or "")
-    return sa.create_engine(connection.sqlalchemy_url(), pool_pre_ping=True)
+    url = connection.sqlalchemy_url()
+    connect_args: dict = {}
+    if url.startswith("mysql"):
+        connect_args["init_command"] = "SET time_zone = '+08:00'"
+    elif url.startswith("postgresql"):
+        connect_args["options"] = f"-c timezone={SOURCE_TIMEZONE}"
+    return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
 def extract_table(resource: Resource, window: Window, writer: BatchWriter) -> dict:
@@ -91,7 +98,6 @@ def _arrow_stream(
     objects. Values are then written as text, as every landed batch is.
     """
     import adbc_driver_postgresql.dbapi as adbc
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     statement = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
@@ -99,17 +105,13 @@ def _arrow_stream(
     high = None
     next_row = 1
     with adbc.connect(uri) as conn, conn.cursor() as cur:
+        # naive window bounds compared with timestamptz columns mean Kaiping time
+        cur.execute(f"set time zone '{SOURCE_TIMEZONE}'")
         cur.execute(statement)
         reader = cur.fetch_record_batch()
         columns = list(reader.schema.names)
         for record_batch in reader:
-            arrays = []
-            for array in record_batch.columns:
-                if pa.types.is_timestamp(array.type):
-                    text = pc.replace_substring_regex(array.cast(pa.string()), r"\.0+$", "")
-                    arrays.append(text)
-                else:
-                    arrays.append(array)
+            arrays = list(record_batch.columns)  # BatchWriter writes them as local text
             if watermark in columns:
                 batch_high = pc.max(record_batch.column(columns.index(watermark))).as_py()
                 if batch_high is not None and (high is None or batch_high > high):

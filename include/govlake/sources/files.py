@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -79,74 +79,105 @@ def _chunks(
 # --- CSV -------------------------------------------------------------------------------
 
 
-def detect_encoding(data: bytes, declared: str = "auto") -> str:
-    """The file's encoding: the declared one, else UTF-8, else GB18030, else 'mixed'."""
-    if declared not in ("auto", "", None):
-        return declared
+def _line_encoding(raw: bytes) -> str | None:
+    """'ascii', 'utf-8' or 'gb18030' — the first that decodes the line — or None."""
+    if raw.isascii():
+        return "ascii"
     for encoding in ENCODINGS:
         try:
-            data.decode(encoding)
+            raw.decode(encoding)
         except UnicodeDecodeError:
             continue
         return encoding
-    return "mixed"
-
-
-def _decode_line(raw: bytes, order: list[str]) -> str | None:
-    for candidate in order:
-        try:
-            return raw.decode(candidate)
-        except UnicodeDecodeError:
-            continue
     return None
 
 
+def file_encoding(lines: list[bytes], declared: str = "auto") -> str:
+    """The declared encoding, else the one most non-ASCII lines are in (UTF-8 on a tie).
+
+    UTF-8 is tried first for every line: GBK text is almost never valid UTF-8, while
+    UTF-8 text often *is* valid GB18030 (as mojibake), so the other order would misread.
+    """
+    if declared not in ("auto", "", None):
+        return declared
+    counts = {encoding: 0 for encoding in ENCODINGS}
+    for raw in lines:
+        encoding = _line_encoding(raw)
+        if encoding in counts:
+            counts[encoding] += 1
+    return "gb18030" if counts["gb18030"] > counts["utf-8"] else "utf-8"
+
+
+def unique_header(names: list[str]) -> list[str]:
+    """Header names as given, blanks named ``column_<n>``, repeats suffixed ``__<k>``.
+
+    A repeated name keeps its first column for the catalog field; the later ones become
+    unknown columns (kept in ``_extra`` and recorded as drift), so no value is lost.
+    """
+    seen: dict[str, int] = {}
+    header = []
+    for position, name in enumerate(names, start=1):
+        name = (name or "").strip().lstrip("\ufeff") or f"column_{position}"
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}__{seen[name]}"
+        else:
+            seen[name] = 1
+        header.append(name)
+    return header
+
+
 def _read_csv(path: Path, resource: Resource, writer: BatchWriter) -> str:
-    """Parse a CSV one physical line per record.
+    """Parse a CSV one physical line per record, deciding the encoding line by line.
 
     A quoted field spanning lines is not supported: departments' exports put one record
     on a line, and parsing line by line means one unbalanced quote costs one row, not the
-    rest of the file.
+    rest of the file. A line in another encoding than the rest of the file (a GBK line
+    pasted into a UTF-8 export) is quarantined: it is a damaged delivery, and the
+    original file is kept unchanged in the batch.
     """
     data = path.read_bytes()
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    encoding = detect_encoding(data, resource.extract.encoding)
-    order = (
-        list(ENCODINGS)
-        if encoding == "mixed"
-        else [encoding] + [e for e in ENCODINGS if e != encoding]
-    )
     lines = data.split(b"\n")
+    encoding = file_encoding(lines, resource.extract.encoding)
+    declared = resource.extract.encoding not in ("auto", "", None)
     header: list[str] | None = None
     header_line = 0
     for number, raw in enumerate(lines, start=1):
         if raw.strip():
-            text = _decode_line(raw, order)
-            if text is None:
+            try:
+                text = raw.decode(encoding)
+            except UnicodeDecodeError:
                 break  # an undecodable header: every line is rejected below
-            header = [v.strip().lstrip("\ufeff") for v in next(csv.reader([text]))]
+            header = unique_header(next(csv.reader([text.rstrip("\r")])))
             header_line = number
             break
+
+    def decode(raw: bytes, row: int) -> str | None:
+        line_encoding = encoding if declared else _line_encoding(raw)
+        if line_encoding in ("ascii", encoding):
+            try:
+                return raw.decode(encoding)
+            except UnicodeDecodeError:
+                line_encoding = None
+        reason = (
+            f"编码错误 undecodable bytes: {path.name} row {row} is neither UTF-8 nor "
+            f"GB18030/GBK; ask the department to re-export the file"
+            if line_encoding is None
+            else f"编码不一致 wrong encoding: {path.name} row {row} is {line_encoding}, the "
+            f"rest of the file is {encoding}; ask the department to re-export the file"
+        )
+        writer.reject(Rejected(path.name, row, reason, record=raw.hex()))
+        return None
 
     def records() -> Iterator[tuple[int, list]]:
         for number, raw in enumerate(lines[header_line:], start=header_line + 1):
             if not raw.strip():
                 continue
             row = number - header_line
-            text = _decode_line(raw, order)
+            text = decode(raw, row)
             if text is None:
-                writer.reject(
-                    Rejected(
-                        source_file=path.name,
-                        source_row=row,
-                        reason=(
-                            f"编码错误 undecodable bytes: {path.name} row {row} is neither "
-                            f"UTF-8 nor GB18030/GBK; ask the department to re-export the file"
-                        ),
-                        record=raw.hex(),
-                    )
-                )
                 continue
             try:
                 values = next(csv.reader([text.rstrip("\r")], strict=True))
@@ -201,7 +232,8 @@ def _read_xlsx(path: Path, resource: Resource, writer: BatchWriter) -> None:
         header_row = next(rows, None)
         if header_row is None:
             return None
-        header = [str(v).strip() for v in header_row if v is not None]
+        width = max((i + 1 for i, v in enumerate(header_row) if v not in (None, "")), default=0)
+        header = unique_header([_cell_text(v) or "" for v in header_row[:width]])
 
         def records() -> Iterator[tuple[int, list]]:
             for number, values in enumerate(rows, start=1):
@@ -243,14 +275,23 @@ def _json_text(value: object) -> str | None:
     return str(value)
 
 
+def json_columns(resource: Resource, objects: Iterable[dict]) -> list[str]:
+    """The keys the records actually carry: catalog fields first, then unknown keys.
+
+    A catalog field no record has is left out, so the loader sees it missing (drift) rather
+    than as a column of nulls.
+    """
+    seen: dict[str, None] = {}
+    for obj in objects:
+        seen.update(dict.fromkeys(obj))
+    known = [name for name in resource.field_names if name in seen]
+    return known + [key for key in seen if key not in resource.field_names]
+
+
 def _objects_to_chunks(
     path: Path, resource: Resource, objects: list[tuple[int, dict]], writer: BatchWriter
 ) -> None:
-    columns = list(resource.field_names)
-    for _, obj in objects:
-        for key in obj:
-            if key not in columns:
-                columns.append(key)
+    columns = json_columns(resource, (obj for _, obj in objects))
     rows = ((n, [_json_text(obj.get(c)) for c in columns]) for n, obj in objects)
     for chunk in _chunks(path.name, columns, rows):
         writer.add(chunk)

@@ -14,8 +14,8 @@ import requests
 
 from govlake import config
 from govlake.catalog.model import Resource
-from govlake.lake.batch import BatchWriter, Rejected, RowChunk, Window
-from govlake.sources.files import _json_text
+from govlake.lake.batch import BatchWriter, Rejected, Window
+from govlake.sources.files import _chunks, _json_text, json_columns
 
 RETRIES = 4
 
@@ -50,6 +50,13 @@ def _get(session: requests.Session, url: str, params: dict, conn_id: str) -> dic
 
 
 def extract_api(resource: Resource, window: Window, writer: BatchWriter) -> dict:
+    """Page through the window; start again if the window's total moves while paging.
+
+    Offset paging over a live system skips or repeats rows when records change during the
+    read (an updated ticket leaves the window and every later row shifts up a place). The
+    API announces the window's total on every page; if it changes, the pages read so far
+    are discarded and the window is read again, up to RETRIES times.
+    """
     conn_id = resource.system.connection or ""
     connection = config.connection(conn_id)
     url = connection.base_url() + (resource.extract.path or "")
@@ -61,48 +68,46 @@ def extract_api(resource: Resource, window: Window, writer: BatchWriter) -> dict
         if window.start is not None:
             params["updated_from"] = window.start.isoformat(timespec="seconds")
         params["updated_to"] = window.end.isoformat(timespec="seconds")
-    columns = list(resource.field_names)
-    page, seen, total, next_row = 1, 0, None, 1
+    for _attempt in range(RETRIES):
+        pages = _read_window(session, url, params, conn_id)
+        if pages is not None:
+            break
+    else:
+        raise SourceAPIError(
+            f"{url}: the window kept changing while it was read ({RETRIES} attempts); "
+            f"run the task again when the source is quieter"
+        )
+    stream = resource.extract.path or "api"
     high = None
-    while True:
-        body = _get(session, url, {**params, "page": page}, conn_id)
-        items = body.get("items") or []
-        total = body.get("total", total)
-        rows = []
+    position = 1
+    for page_number, items in pages:
+        objects: list[tuple[int, dict]] = []
         for offset, item in enumerate(items):
-            if not isinstance(item, dict):
+            row = position + offset
+            if isinstance(item, dict):
+                objects.append((row, item))
+                stamp = item.get(resource.extract.watermark or "")
+                if isinstance(stamp, str) and (high is None or stamp > high):
+                    high = stamp
+            else:
                 writer.reject(
                     Rejected(
-                        f"{resource.extract.path}?page={page}",
-                        next_row + offset,
-                        f"格式错误 malformed record: item {offset + 1} of page {page} is not "
-                        f"an object",
+                        f"{stream}?page={page_number}",
+                        row,
+                        f"格式错误 malformed record: item {offset + 1} of page {page_number} is "
+                        f"not an object",
                         record=str(item)[:2000],
                     )
                 )
-                continue
-            for key in item:
-                if key not in columns:
-                    columns.append(key)
-            rows.append([_json_text(item.get(c)) for c in columns])
-            stamp = item.get(resource.extract.watermark or "")
-            if isinstance(stamp, str) and (high is None or stamp > high):
-                high = stamp
-        if rows:
-            # rows built before a new key appeared are shorter; pad them
-            rows = [r + [None] * (len(columns) - len(r)) for r in rows]
-            writer.add(RowChunk(resource.extract.path or "api", list(columns), rows, next_row))
-        next_row += len(items)
-        seen += len(items)
-        if not items or (total is not None and seen >= total):
-            break
-        page += 1
-    if total is not None and seen != total:
-        raise SourceAPIError(f"{url}: the API announced {total} records but served {seen}")
+        columns = json_columns(resource, (obj for _, obj in objects))
+        rows = ((n, [_json_text(obj.get(c)) for c in columns]) for n, obj in objects)
+        for chunk in _chunks(stream, columns, rows):
+            writer.add(chunk)
+        position += len(items)
     return {
         "location": url,
-        "pages": page,
-        "announced_total": total,
+        "pages": len(pages),
+        "announced_total": position - 1,
         "watermark": {
             "column": resource.extract.watermark,
             "low": params.get("updated_from"),
@@ -110,3 +115,26 @@ def extract_api(resource: Resource, window: Window, writer: BatchWriter) -> dict
             "max_seen": high,
         },
     }
+
+
+def _read_window(
+    session: requests.Session, url: str, params: dict, conn_id: str
+) -> list[tuple[int, list]] | None:
+    """All pages of the window, or None if its announced total changed while paging."""
+    pages: list[tuple[int, list]] = []
+    page, seen, total = 1, 0, None
+    while True:
+        body = _get(session, url, {**params, "page": page}, conn_id)
+        items = body.get("items") or []
+        announced = body.get("total")
+        if total is not None and announced != total:
+            return None
+        total = announced
+        pages.append((page, items))
+        seen += len(items)
+        if not items or (total is not None and seen >= total):
+            break
+        page += 1
+    if total is not None and seen != total:
+        raise SourceAPIError(f"{url}: the API announced {total} records but served {seen}")
+    return pages
