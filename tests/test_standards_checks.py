@@ -238,3 +238,42 @@ def test_checks_cover_the_data_elements():
     elements = yaml.safe_load((config.STANDARDS_DIR / "data_elements.yaml").read_text("utf-8"))
     used = {e["check"] for e in elements["data_elements"] if "check" in e}
     assert used <= set(CHECKS)
+
+
+# --- added with the GB/T 2260 area check ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "area",
+    ["440783", "440724", "449007", "442729", "440106", "710000", "810000", "820000", "830000"],
+)
+def test_current_historical_and_permit_area_codes_are_accepted(area):
+    first17 = area + "19800101001"
+    assert validate_citizen_id(first17 + id_check_char(first17)) is None
+
+
+@pytest.mark.parametrize("area", ["449999", "440799", "110099", "319901"])
+def test_area_codes_never_in_gbt_2260_are_rejected(area):
+    first17 = area + "19800101001"
+    reason = validate_citizen_id(first17 + id_check_char(first17))
+    assert reason == (
+        f"行政区划代码不存在 unknown area code {area}: not in GB/T 2260, current or historical"
+    )
+
+
+def test_only_ascii_digits_count():
+    # full-width digits are a wrong format (Python's \d would have taken them)
+    assert "wrong format" in validate_citizen_id("１１０１０５１９４９１２３１００２Ｘ"[:17] + "X")
+    assert validate_cn_mobile("13800138000\n") is not None  # no trailing newline either
+
+
+@pytest.mark.parametrize(
+    ("prefix", "expected"),
+    [("21", None), ("35", None), ("62", None), ("72", None), ("81", None), ("A1", None),
+     ("N3", None), ("29", None), ("22", "category 2 not issued by authority 2"),
+     ("36", "category 6 not issued by authority 3"), ("Y9", "category 9 not issued by authority Y"),
+     ("B1", "unknown registration authority B")],
+)  # fmt: skip
+def test_every_authority_has_its_own_categories(prefix, expected):
+    reason = validate_uscc(_uscc(prefix + "440783", "MA4UXK1B"))
+    assert reason is None if expected is None else expected in reason

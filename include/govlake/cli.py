@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from govlake import config
+from govlake.standards import cli as standards_cli
 
 app = typer.Typer(
     help="开平市政务数据平台 Kaiping government data platform.",
@@ -25,6 +26,7 @@ catalog_app = typer.Typer(help="资源目录 The resource catalog.", no_args_is_
 app.add_typer(catalog_app, name="catalog")
 dbt_app = typer.Typer(help="数据库建设 The libraries (dbt).", no_args_is_help=True)
 app.add_typer(dbt_app, name="dbt")
+app.add_typer(standards_cli.app, name="standards")
 # wide tables stay readable when the output goes to a file or CI log
 console = Console(width=None if sys.stdout.isatty() else 160)
 
@@ -183,13 +185,12 @@ def catalog_show(resource: str) -> None:
 @catalog_app.command("sync")
 def catalog_sync() -> None:
     """Load the catalog into the governance schema."""
-    from govlake.governance.store import connect, sync_catalog
     from govlake.runtime.services import up as start
+    from govlake.transform.prepare import prepare_warehouse
 
-    catalog = _catalog()
+    _catalog()
     start()
-    with connect() as conn:
-        counts = sync_catalog(conn, catalog)
+    counts = prepare_warehouse()
     console.print("[green]✓[/green] governance schema: " + ", ".join(
         f"{v} {k}" for k, v in counts.items()))  # fmt: skip
 
@@ -222,6 +223,10 @@ def dbt_run(context: typer.Context) -> None:
     (e.g. `govlake dbt run build --select basic`)."""
     from govlake.transform.dbt import run_dbt
 
+    if context.args[:1] and context.args[0] in ("build", "run", "test", "seed"):
+        from govlake.transform.prepare import prepare_warehouse
+
+        prepare_warehouse()
     raise typer.Exit(run_dbt(*context.args).returncode)
 
 
@@ -390,13 +395,13 @@ def demo(
     """Simulate Kaiping and run every ingestion DAG through Airflow, day after day."""
     from rich.progress import Progress
 
-    from govlake.governance.store import connect, sync_catalog
     from govlake.orchestration import airflow_env
     from govlake.orchestration.runner import run_ingest_dag
     from govlake.runtime.services import down as stop
     from govlake.runtime.services import up as start
     from govlake.simulate import simulate as run_simulation
     from govlake.simulate.calendar import business_date
+    from govlake.transform.prepare import prepare_warehouse
 
     began = time.monotonic()
     if fresh and config.home().exists():
@@ -404,8 +409,7 @@ def demo(
         shutil.rmtree(config.home())
     start()
     catalog = _catalog()
-    with connect() as conn:
-        sync_catalog(conn, catalog)
+    prepare_warehouse()
     airflow_env.migrate()
     resource_ids = sorted(catalog.resources)
     failures: list[str] = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import DAG
+from airflow.sdk import DAG, task
 
 from govlake.catalog.model import Catalog
 from govlake.orchestration.airflow_env import export_dbt_connection
@@ -37,7 +37,7 @@ def build_libraries_dag(catalog: Catalog) -> DAG:
             f"{MANIFEST} is missing: run `govlake dbt parse` (make demo and the tests do) "
             f"so that the libraries DAG can be rendered without running dbt at parse time"
         )
-    return DbtDag(
+    dag = DbtDag(
         dag_id=DAG_ID,
         description="基础库·主题库·专题库 Build the basic, thematic and special libraries",
         doc_md=__doc__
@@ -78,3 +78,15 @@ Run one model by hand: `govlake dbt build --select <model>`.
             "retry_delay": timedelta(minutes=2),
         },
     )
+    with dag:
+        roots = list(dag.roots)
+
+        @task(task_id="prepare_warehouse")
+        def prepare() -> dict:
+            """Catalog and standards into governance; the check functions dbt calls."""
+            from govlake.transform.prepare import prepare_warehouse
+
+            return prepare_warehouse()
+
+        prepare() >> roots
+    return dag

@@ -5,7 +5,8 @@
   computed with ISO 7064 MOD 11-2.
 * ``gb32100`` — GB 32100-2015 unified social credit code (统一社会信用代码): registration
   authority, category, 6-digit administrative division, 9-character organisation code
-  (GB 11714, with its own check character) and a MOD 31 check character.
+  (GB 11714, with its own check character) and a MOD 31 check character. The division
+  is only checked to be 6 digits: central registrations use 100000, not a GB/T 2260 code.
 * ``cn_mobile`` — a mainland Chinese mobile number: 11 digits, ``1[3-9]`` then 9 digits.
 
 Each ``validate_*`` function returns ``None`` for a valid value, otherwise one short reason,
@@ -16,6 +17,14 @@ Decisions, so every caller gets the same answer:
 * Values are checked as given: no trimming, no case folding. A lowercase ``x`` check
   character is rejected (the data element pattern is ``^\\d{17}[\\dX]$``); normalise before
   validating if a source is known to write lowercase.
+* Digits are the ASCII digits 0-9 only (full-width or other Unicode digits are a wrong
+  format), and a trailing newline is not ignored: the SQL functions in
+  ``standards/sql/check_functions.sql`` give the same verdict and reason for every value.
+* The area code (first 6 digits) must be in the GB/T 2260 code set ``gbt_2260`` — a code
+  in force now or at any time since 1980, since a number keeps the code it was issued
+  with — or be a residence-permit prefix of Hong Kong, Macao or Taiwan residents
+  (810000, 820000, 830000). It is not checked against the birth year: numbers issued
+  from 1984 on to people born long before carry the code of that later year.
 * A 15-digit all-numeric identity number is reported as a legacy number (the pre-1999
   format without century and check character), not as a wrong length.
 * ``validate_citizen_id(value, as_of=date)`` also rejects birth dates after ``as_of``;
@@ -26,6 +35,8 @@ from __future__ import annotations
 
 import re
 from datetime import date
+
+from govlake.standards.divisions import RESIDENCE_PERMIT_AREAS, division_codes
 
 # --- GB 11643-1999 citizen identity number --------------------------------------------
 
@@ -72,7 +83,7 @@ ID_PROVINCES = frozenset(
         "83",
     ]
 )
-_ID_FORMAT = re.compile(r"^\d{17}[\dX]$")
+_ID_FORMAT = re.compile(r"[0-9]{17}[0-9X]")  # used with fullmatch: ASCII only
 
 
 def id_check_char(first17: str) -> str:
@@ -101,12 +112,17 @@ def validate_citizen_id(value: object, as_of: date | None = None) -> str | None:
         return "15位旧号码 legacy 15-digit number (pre-1999 format, no check character)"
     if len(value) != 18:
         return f"长度错误 wrong length: {len(value)} characters, expected 18"
-    if not _ID_FORMAT.match(value):
+    if not _ID_FORMAT.fullmatch(value):
         if value[:17].isascii() and value[:17].isdigit() and value[17] == "x":
             return "校验码应为大写X lowercase check character x, expected uppercase X"
         return "格式错误 wrong format: expected 17 digits and a digit or X"
     if value[:2] not in ID_PROVINCES:
         return f"行政区划代码无效 unknown province code {value[:2]}"
+    area = value[:6]
+    if area not in RESIDENCE_PERMIT_AREAS and area not in division_codes():
+        return (
+            f"行政区划代码不存在 unknown area code {area}: not in GB/T 2260, current or historical"
+        )
     birth = id_birth_date(value)
     if birth is None or birth.year < 1900:
         return f"出生日期无效 invalid birth date {value[6:14]}"
@@ -123,20 +139,22 @@ def validate_citizen_id(value: object, as_of: date | None = None) -> str | None:
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # 31 characters: no I, O, S, V, Z
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _USCC_VALUE = {c: i for i, c in enumerate(USCC_ALPHABET)}
-# Registration authorities (position 1) and the categories (position 2) each one issues.
-# None: the standard leaves the categories to that authority.
-USCC_CATEGORIES: dict[str, str | None] = {
-    "1": "1239",  # 机构编制: 机关, 事业单位, 群众团体, 其他
-    "2": None,  # 外交
-    "3": None,  # 司法行政
-    "4": None,  # 文化
+# Registration authorities (position 1) and the categories (position 2) each one issues:
+# GB 32100-2015 table 1 with the authorities A and N added since (code set
+# ``gb_32100_org_type`` lists the names). Taken from consistent transcriptions of the
+# table, not from the standard's own text: see the code set's note.
+USCC_CATEGORIES: dict[str, str] = {
+    "1": "1239",  # 机构编制: 机关, 事业单位, 中央编办直接管理机构编制的群众团体, 其他
+    "2": "19",  # 外交: 外国常驻新闻机构, 其他
+    "3": "123459",  # 司法行政: 律师执业机构, 公证处, 基层法律服务所, 司法鉴定机构, 仲裁委员会, 其他
+    "4": "19",  # 文化: 外国在华文化中心, 其他
     "5": "1239",  # 民政: 社会团体, 民办非企业单位, 基金会, 其他
-    "6": None,  # 旅游
-    "7": None,  # 宗教
-    "8": None,  # 工会
+    "6": "129",  # 旅游: 外国旅游部门常驻代表机构, 港澳台地区旅游部门常驻内地代表机构, 其他
+    "7": "129",  # 宗教: 宗教活动场所, 宗教院校, 其他
+    "8": "19",  # 工会: 基层工会, 其他
     "9": "123",  # 工商/市场监管: 企业, 个体工商户, 农民专业合作社
-    "A": None,  # 中央军委改革和编制办公室
-    "N": None,  # 农业
+    "A": "19",  # 中央军委改革和编制办公室: 军队事业单位, 其他
+    "N": "1239",  # 农业: 组级, 村级, 乡镇级集体经济组织, 其他
     "Y": "1",  # 其他
 }
 
@@ -181,8 +199,7 @@ def validate_uscc(value: object) -> str | None:
     authority, category = value[0], value[1]
     if authority not in USCC_CATEGORIES:
         return f"登记管理部门代码无效 unknown registration authority {authority}"
-    allowed = USCC_CATEGORIES[authority]
-    if allowed is not None and category not in allowed:
+    if category not in USCC_CATEGORIES[authority]:
         return f"机构类别代码无效 category {category} not issued by authority {authority}"
     if not value[2:8].isdigit():
         return f"行政区划码无效 division code {value[2:8]} is not 6 digits"
@@ -200,7 +217,7 @@ def validate_uscc(value: object) -> str | None:
 
 # --- mainland mobile numbers -----------------------------------------------------------
 
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")  # used with fullmatch: ASCII, no trailing newline
 
 
 def validate_cn_mobile(value: object) -> str | None:
@@ -212,7 +229,7 @@ def validate_cn_mobile(value: object) -> str | None:
         return "空值 empty value"
     if not isinstance(value, str):
         return f"类型错误 not a string: {type(value).__name__}"
-    if not _MOBILE.match(value) or not value.isascii():
+    if not _MOBILE.fullmatch(value):
         return "手机号码格式错误 not an 11-digit mobile number starting 13-19"
     return None
 
