@@ -125,7 +125,7 @@ immutable
 parallel safe
 as $$
 declare
-    alphabet constant text := '0123456789ABCDEFGHJKLMNPQRTUWXY';
+    alphabet constant text := '0123456789ABCDEFGHJKLMNPQRTUWXY';  -- pragma: allowlist secret
     weights constant integer[] := array[
         1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28
     ];
