@@ -26,6 +26,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from govlake.simulate import SimulationResult, business_date, history_start, simulate
+from govlake.simulate import conflicts as sim_conflicts
 from govlake.simulate import schema as sim_schema
 from govlake.simulate.calendar import add_working_days, day_end, day_start
 from govlake.simulate.defects import CONTENT_RATES
@@ -56,6 +57,7 @@ FILE_NAMES = {
     "civil.low_income": ("civil", "low_income_{}.csv"),
     "natres.real_estate": ("natres", "real_estate_{}.jsonl"),
     "govdata.e_licence": ("govdata", "licences_{}.json"),
+    "emergency.safety_inspection": ("emergency", "safety_inspection_{}.csv"),
 }
 TOWN_CODES = {f"4407830{n:02d}" for n in (1, 2)} | {f"440783{n}" for n in range(100, 113)}
 
@@ -307,6 +309,8 @@ def test_columns_are_the_catalog_fields(world):
             assert list(record) == specs["natres.real_estate"].columns
         document = json.loads(file_of(world, "govdata.e_licence", day).read_text("utf-8"))
         assert all(list(r) == specs["govdata.e_licence"].columns for r in document["records"])
+        safety = csv_lines(file_of(world, "emergency.safety_inspection", day))[0]
+        assert safety.decode("ascii").split(",") == specs["emergency.safety_inspection"].columns
 
 
 # --- identifiers and defects -----------------------------------------------------------------
@@ -547,6 +551,72 @@ def _check_xlsx_day(world, day: int, truth: list[dict]) -> None:
                 assert "校验码错误" in validate_citizen_id(value)
 
 
+SAFETY_TYPES = ("日常检查", "专项检查", "复查")
+SAFETY_RESULTS = ("合格", "限期整改", "停产整顿")
+HAZARD_LEVELS = ("一般", "较大", "重大")
+
+
+def safety_rows(world, day: int) -> list[dict]:
+    """The rows of the safety-inspection CSV of ``day`` (UTF-8 without BOM, one per line)."""
+    path = file_of(world, "emergency.safety_inspection", day)
+    assert not path.read_bytes().startswith(codecs.BOM_UTF8)
+    lines = csv_lines(path)
+    header = lines[0].decode("ascii").split(",")
+    return [
+        dict(zip(header, next(csv.reader([line.decode("utf-8")])), strict=True))
+        for line in lines[1:]
+    ]
+
+
+def _assert_clean_inspection(row: dict, day: int) -> None:
+    assert validate_uscc(row["uscc"]) is None, row
+    on = date.fromisoformat(row["inspection_date"])
+    assert on <= business_date(day)
+    assert row["inspection_type"] in SAFETY_TYPES and row["result"] in SAFETY_RESULTS
+    assert re.fullmatch(
+        r"开平市(应急管理局执法监察大队|\S+(街道|镇)应急管理办公室)", row["inspector_unit"]
+    )
+    hazards, major = int(row["hazards_found"]), int(row["major_hazards"])
+    assert 0 <= major <= hazards
+    level, due, rectified = row["hazard_level"], row["rectification_due"], row["rectified_date"]
+    if hazards == 0:
+        assert (level, due, rectified, row["result"]) == ("", "", "", "合格"), row
+    else:
+        assert level in HAZARD_LEVELS and (level == "重大") == (major > 0), row
+        assert row["result"] == "限期整改" or (row["result"] == "停产整顿" and major > 0), row
+        assert date.fromisoformat(due) > on
+        if rectified:
+            assert on < date.fromisoformat(rectified) <= business_date(day)
+    stamp = datetime.fromisoformat(row["updated_at"])
+    assert stamp < day_end(day) and (day == 1 or stamp >= day_start(day)), row
+    assert stamp.date() >= max(on, date.fromisoformat(rectified or on.isoformat()))
+
+
+def _check_safety_day(world, day: int, truth: list[dict]) -> None:
+    rows = safety_rows(world, day)
+    records = {r["row"]: r for r in truth}
+    assert None not in records and set(records) <= set(range(1, len(rows) + 1))
+    for number, row in enumerate(rows, start=1):
+        record = records.get(number)
+        if record is None:
+            _assert_clean_inspection(row, day)
+            continue
+        assert row["inspection_id"] == record["key"]
+        value, kind = row[record["field"]], record["defect"]
+        if kind == "missing_value":
+            assert value == "" and record["value"] is None
+        else:
+            assert value == record["value"], record
+        if kind == "bad_check_char":
+            assert "校验码错误" in validate_uscc(value)
+        elif kind == "invalid_date":
+            assert not is_date_text(value)
+        elif kind == "non_numeric":
+            assert not re.fullmatch(r"\d+", value)
+        else:
+            assert kind == "missing_value", record
+
+
 def test_file_truth_points_at_real_rows_and_other_rows_are_clean(world):
     for day in range(1, DAY + 1):
         truth = read_truth(world, day)
@@ -555,12 +625,16 @@ def test_file_truth_points_at_real_rows_and_other_rows_are_clean(world):
         _check_jsonl_day(world, day, per_resource["natres.real_estate"])
         _check_json_day(world, day, per_resource["govdata.e_licence"])
         _check_xlsx_day(world, day, per_resource["overseas.overseas_chinese"])
+        _check_safety_day(world, day, per_resource["emergency.safety_inspection"])
 
 
 def test_civil_csv_encodings_alternate(world):
     for day in (1, 2, 3):
         expected = "gbk" if day % 2 else "utf-8-sig"
-        assert read_summary(world, day)["encodings"] == {"civil.low_income": expected}
+        assert read_summary(world, day)["encodings"] == {
+            "civil.low_income": expected,
+            "emergency.safety_inspection": "utf-8",  # the catalog's, every day
+        }
         raw = file_of(world, "civil.low_income", day).read_bytes()
         good = [
             line
@@ -766,6 +840,217 @@ def test_hotline_tickets_look_like_a_hotline(world):
         start = datetime.fromisoformat(created)
         assert datetime.fromisoformat(due) > add_working_days(start, 2)
     assert len({r[5] for r in rows}) >= 9
+
+
+# --- safety production (emergency) ---------------------------------------------------------
+
+
+def test_safety_inspections_look_like_safety_inspections(world, replayed):
+    days = {day: safety_rows(world, day) for day in range(1, DAY + 1)}
+    for day, rows in days.items():
+        assert replayed["days"][day]["result"].counts["emergency.safety_inspection"] == len(rows)
+        assert len({r["inspection_id"] for r in rows}) == len(rows)
+    flagged = {(t["day"], t["row"]) for d in days for t in read_truth(world, d)
+               if t["resource"] == "emergency.safety_inspection"}  # fmt: skip
+    clean = [r for d, rows in days.items() for n, r in enumerate(rows, 1) if (d, n) not in flagged]
+    first = days[1]
+    # day 1 carries the twelve months before it, later days that day's inspections and updates
+    dates = sorted(r["inspection_date"] for r in first if is_date_text(r["inspection_date"]))
+    assert history_start().isoformat() <= dates[0] < (history_start() + timedelta(30)).isoformat()
+    assert dates[-1] < business_date(1).isoformat() and len(first) > SCALE / 10
+    for day in range(2, DAY + 1):
+        assert all(r["updated_at"] >= day_start(day).isoformat(" ") for r in days[day])
+    updated = [
+        r for d in (2, 3) for r in days[d] if r["inspection_date"] < business_date(d).isoformat()
+    ]
+    assert updated and all(r["rectified_date"] for r in updated), "follow-ups update old rows"
+
+    assert {r["inspection_type"] for r in clean} == set(SAFETY_TYPES)
+    assert {r["result"] for r in clean} == set(SAFETY_RESULTS)
+    assert {r["hazard_level"] for r in clean} == {"", *HAZARD_LEVELS}
+    # every follow-up (复查) checks an earlier inspection of the same enterprise with hazards
+    # (unless a defect hid that inspection's enterprise or date)
+    every = [r for rows in days.values() for r in rows]
+    earlier = {
+        (r["uscc"], r["inspection_date"])
+        for r in every
+        if r["hazards_found"] not in ("0", "无", "")
+    }
+    follow_ups = [r for r in clean if r["inspection_type"] == "复查"]
+    orphans = [
+        row
+        for row in follow_ups
+        if not any(u == row["uscc"] and on < row["inspection_date"] for u, on in earlier)
+    ]
+    assert follow_ups and len(orphans) <= 0.02 * len(follow_ups), orphans
+    # some rectifications are overdue: still open past the due date, or done late
+    today = business_date(DAY).isoformat()
+    overdue = [r for r in clean if r["rectification_due"] and not r["rectified_date"]
+               and r["rectification_due"] < today]  # fmt: skip
+    late = [
+        r for r in clean if r["rectified_date"] and r["rectified_date"] > r["rectification_due"]
+    ]
+    assert overdue and late
+
+    # enterprises of the market registry; manufacturing and construction inspected most
+    industries = dict(
+        fetch(
+            world.databases["kp_market"],
+            "select uscc, industry_code from enterprise where status in ('存续', '在业')",
+        )
+    )
+    inspected = [r["uscc"] for r in clean if r["inspection_type"] != "复查"]
+    known = sum(1 for u in inspected if u in industries)
+    assert known >= 0.95 * len(inspected)
+
+    def per_enterprise(sections: str) -> float:
+        enterprises = [u for u, code in industries.items() if code[0] in sections]
+        hits = sum(1 for u in inspected if u in industries and industries[u][0] in sections)
+        return hits / len(enterprises)
+
+    assert per_enterprise("CE") > 3 * per_enterprise("AFO")
+
+
+# --- cross-department conflicts (多元校核) -----------------------------------------------------
+
+
+def _conflict_truth(world) -> dict[int, list[dict]]:
+    return {
+        day: [t for t in read_truth(world, day) if t["defect"] == "conflict"]
+        for day in range(1, DAY + 1)
+    }
+
+
+def test_conflict_records_name_both_values_and_the_person(world):
+    police = {
+        row[0]: row[1:]
+        for row in fetch(
+            world.databases["kp_police"],
+            "select id_number, name, sex, town_code from person where person_id not like 'RK9%'",
+        )
+    }
+    position = {"name": 0, "sex": 1, "town_code": 2}
+    seen = Counter()
+    for day, records in _conflict_truth(world).items():
+        for record in records:
+            assert list(record) == [
+                "day", "resource", "key", "row", "field", "defect", "value",
+                "authoritative_value", "id_number",
+            ]  # fmt: skip
+            field = sim_conflicts.CONFLICT_FIELDS[record["resource"]]
+            assert record["field"] == field and record["day"] == day
+            value, authoritative = record["value"], record["authoritative_value"]
+            assert value != authoritative
+            # the police register holds the authoritative value, on one clean row
+            assert validate_citizen_id(record["id_number"]) is None
+            assert police[record["id_number"]][position[field]] == authoritative
+            if field == "name":  # a homophone of one given-name character
+                assert len(value) == len(authoritative)
+                changed = [
+                    i for i, (a, b) in enumerate(zip(value, authoritative, strict=True)) if a != b
+                ]
+                assert len(changed) == 1 and changed[0] > 0
+                assert value[changed[0]] in sim_conflicts.HOMOPHONES[authoritative[changed[0]]]
+                value.encode("gbk")
+            elif field == "sex":
+                assert {value, authoritative} == {"1", "2"}
+            else:
+                assert value in TOWN_CODES and authoritative in TOWN_CODES
+            seen[record["resource"]] += 1
+    assert set(seen) == set(sim_conflicts.CONFLICT_FIELDS), "every kind of conflict is injected"
+    summary = read_summary(world, 1)
+    for resource in sim_conflicts.CONFLICT_FIELDS:
+        rows = summary["resources"][resource]["rows"]
+        found = summary["resources"][resource]["defects"]["conflict"]
+        assert 1 <= found <= max(1, CONTENT_RATES[resource]["conflict"] * rows + 1.5)
+
+
+def test_a_cross_check_against_the_police_register_finds_every_injected_conflict(world):
+    """What a conflicts model does: join on id_number, compare with the register."""
+    police = {
+        row[0]: row[1:]
+        for row in fetch(
+            world.databases["kp_police"],
+            "select id_number, name, sex, town_code from person where person_id not like 'RK9%'",
+        )
+    }
+    truth = _conflict_truth(world)
+    # hrss (database, the state as of day 3): a conflict is there while its row is unchanged
+    enrolments = fetch(
+        world.databases["kp_hrss"],
+        "select enrolment_id, id_number, name, updated_at from insurance_enrolment",
+    )
+    stamps = {key: stamp for key, _, _, stamp in enrolments}
+    injected = {
+        r["key"]
+        for day, records in truth.items()
+        for r in records
+        if r["resource"] == "hrss.social_insurance" and _in_window(stamps[r["key"]], day)
+    }
+    found = {
+        key
+        for key, id_number, name, _ in enrolments
+        if id_number in police and police[id_number][0] and name != police[id_number][0]
+    }
+    assert injected and found == injected  # hrss copies names: no other disagreement
+
+    # overseas roster (the day-3 workbook): sex, where both are codes
+    rows = xlsx_rows(file_of(world, "overseas.overseas_chinese", DAY))
+    header = list(rows[0])
+    entries = [dict(zip(header, r, strict=True)) for r in rows[1:]]
+    found = {
+        e["roster_id"]
+        for e in entries
+        if e["id_number"] in police
+        and e["sex"] in ("1", "2")
+        and e["sex"] != police[e["id_number"]][1]
+    }
+    injected = {r["key"] for r in truth[DAY] if r["resource"] == "overseas.overseas_chinese"}
+    assert injected and found == injected
+
+    # civil (the day-3 CSV): town codes; other disagreements are recipients whose household
+    # moved within the city after their assistance started (civil affairs lags behind)
+    damaged = {
+        t["row"]
+        for t in read_truth(world, DAY)
+        if t["defect"] in ("malformed_row", "wrong_encoding")
+    }
+    lines = csv_lines(file_of(world, "civil.low_income", DAY))
+    header = lines[0].decode("ascii").split(",")
+    found = {}
+    for number, line in enumerate(lines[1:], start=1):
+        if number in damaged:
+            continue
+        row = dict(zip(header, next(csv.reader([line.decode("gb18030")])), strict=True))
+        person = police.get(row["id_number"])
+        if person and row["town_code"] in TOWN_CODES and row["town_code"] != person[2]:
+            found[row["recipient_id"]] = (row["id_number"], row["start_date"])
+    injected = {r["key"] for r in truth[DAY] if r["resource"] == "civil.low_income"}
+    assert injected and injected <= set(found)
+    moves = fetch(
+        world.databases["kp_police"],
+        "select id_number, move_date from residence_move where move_type = '市内迁移'",
+    )
+    for key in set(found) - injected:
+        id_number, start = found[key]
+        assert any(i == id_number and m.isoformat() >= start for i, m in moves), key
+
+
+def test_homophones_are_homophones_of_given_name_characters():
+    from govlake.simulate import names
+
+    pools = names.GIVEN_OLD_MALE + names.GIVEN_OLD_FEMALE + names.GIVEN_NEW_MALE
+    pools += names.GIVEN_NEW_FEMALE
+    assert set(sim_conflicts.HOMOPHONES) <= set(pools)
+    assert len(set(sim_conflicts.HOMOPHONES)) >= 0.9 * len(set(pools))
+    for character, others in sim_conflicts.HOMOPHONES.items():
+        assert others and character not in others
+        others.encode("gbk")
+    import random
+
+    rng = random.Random(1)
+    assert sim_conflicts.homophone_name("司徒建华", rng)[:2] == "司徒"
+    assert sim_conflicts.homophone_name("关群", rng) is None  # 群: no homophone kept
 
 
 # --- the 12345 API ----------------------------------------------------------------------------

@@ -40,6 +40,7 @@ RECORD_ATTRIBUTES = {
     "civil.low_income": "low_income",
     "natres.real_estate": "real_estate",
     "govdata.e_licence": "licences",
+    "emergency.safety_inspection": "inspections",
 }
 
 
@@ -98,6 +99,9 @@ class City:
         self.licences: dict = {}
         self.tickets: dict = {}
         self.ticket_events: dict[int, list[str]] = defaultdict(list)
+        # emergency: safety inspections, and the hazard chains awaiting a follow-up by date
+        self.inspections: dict = {}
+        self.follow_ups: dict[date, list] = defaultdict(list)
         # id counters by kind
         self.counters: dict[str, int] = defaultdict(int)
         # actions scheduled for a later day: day -> [(callable, args)]
@@ -149,7 +153,7 @@ class City:
 
     def advance(self, day: int) -> None:
         """Move to ``day`` (which must be the next day): build or apply its changes."""
-        from govlake.simulate import economy, people, registers, tickets
+        from govlake.simulate import economy, people, registers, safety, tickets
 
         if day != self.day + 1:
             raise ValueError(f"days replay in order: at day {self.day}, asked for day {day}")
@@ -161,12 +165,14 @@ class City:
             economy.build(self)
             registers.build(self)
             tickets.build(self)
+            safety.build(self)
         for action, args in self.pending.pop(day, []):
             action(self, *args)
         people.daily(self)
         economy.daily(self)
         registers.daily(self)
         tickets.daily(self)
+        safety.daily(self)
 
     def records(self, resource: str) -> dict:
         """The records of ``resource`` by key."""

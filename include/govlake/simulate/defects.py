@@ -4,13 +4,18 @@ Two families of defects, decided with their own random streams (the clean city n
 depends on them):
 
 * Content defects (``bad_check_char``, ``nonstandard_code``, ``missing_value``,
-  ``future_date``, ``invalid_date``, ``non_numeric``, ``duplicate``) belong to a version of a
-  record: when a record is created or changed on day D, each kind picks
+  ``future_date``, ``invalid_date``, ``non_numeric``, ``duplicate``, ``conflict``) belong to
+  a version of a record: when a record is created or changed on day D, each kind picks
   ``rate × (rows changed that day)`` of the day's changed rows (stochastically rounded, at
   most one defect per row). The defect stays on the record — in the database table and in
   every later full-snapshot file — until the record changes again. ``duplicate`` adds a
   second copy of the record under another key (a person registered twice, a roster entry
-  entered twice); the copy is frozen and never changes.
+  entered twice); the copy is frozen and never changes. ``conflict`` is a person attribute
+  that another department records differently from the police register, the
+  authoritative source (see :mod:`govlake.simulate.conflicts`); it is decided last, among
+  the rows no other kind took and that no duplicate copies, so the other kinds' choices do
+  not depend on it; at least one per resource on a day when 20 or more of its rows
+  changed (day 1), so that small cities have conflicts to find too.
 * Transport defects (``malformed_row``, ``wrong_encoding``) damage one file of one day.
 
 ``schema_drift`` is structural: from day :data:`SCHEMA_DRIFT_FROM_DAY` on, the civil CSV
@@ -24,12 +29,18 @@ file sources only: database date and numeric columns cannot hold them.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
+from govlake.simulate import conflicts
 from govlake.simulate.city import stochastic_round
 from govlake.standards.checks import USCC_ALPHABET, id_check_char, uscc_check_char
+
+if TYPE_CHECKING:
+    from govlake.simulate.people import Person
 
 KINDS = (
     "bad_check_char",
@@ -42,6 +53,7 @@ KINDS = (
     "malformed_row",
     "wrong_encoding",
     "schema_drift",
+    "conflict",
 )
 
 # resource -> content defect kind -> rate (fraction of the rows delivered)
@@ -56,7 +68,7 @@ CONTENT_RATES: dict[str, dict[str, float]] = {
     "police.household": {"missing_value": 0.005},
     "police.residence_move": {"bad_check_char": 0.005, "missing_value": 0.005},
     "market.enterprise": {"bad_check_char": 0.005, "missing_value": 0.005, "future_date": 0.003},
-    "hrss.social_insurance": {"bad_check_char": 0.005, "missing_value": 0.005},
+    "hrss.social_insurance": {"bad_check_char": 0.005, "missing_value": 0.005, "conflict": 0.002},
     "tax.tax_payment": {"bad_check_char": 0.005, "missing_value": 0.005},
     "overseas.overseas_chinese": {
         "bad_check_char": 0.01,
@@ -65,6 +77,7 @@ CONTENT_RATES: dict[str, dict[str, float]] = {
         "future_date": 0.01,
         "invalid_date": 0.01,
         "duplicate": 0.02,
+        "conflict": 0.01,
     },
     "civil.low_income": {
         "bad_check_char": 0.01,
@@ -72,6 +85,7 @@ CONTENT_RATES: dict[str, dict[str, float]] = {
         "missing_value": 0.01,
         "invalid_date": 0.01,
         "non_numeric": 0.01,
+        "conflict": 0.02,
     },
     "natres.real_estate": {
         "bad_check_char": 0.005,
@@ -85,6 +99,12 @@ CONTENT_RATES: dict[str, dict[str, float]] = {
         "missing_value": 0.005,
         "future_date": 0.003,
         "invalid_date": 0.005,
+    },
+    "emergency.safety_inspection": {
+        "bad_check_char": 0.005,
+        "missing_value": 0.005,
+        "invalid_date": 0.005,
+        "non_numeric": 0.005,
     },
 }
 
@@ -110,6 +130,7 @@ DEFECT_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
     "hrss.social_insurance": {
         "bad_check_char": ("id_number",),
         "missing_value": ("insurance_type", "start_date"),
+        "conflict": ("name",),
     },
     "tax.tax_payment": {"bad_check_char": ("uscc",), "missing_value": ("tax_type", "amount")},
     "overseas.overseas_chinese": {
@@ -119,6 +140,7 @@ DEFECT_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
         "future_date": ("registered_date",),
         "invalid_date": ("registered_date",),
         "duplicate": ("roster_id",),
+        "conflict": ("sex",),
     },
     "civil.low_income": {
         "bad_check_char": ("id_number",),
@@ -126,6 +148,7 @@ DEFECT_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
         "missing_value": ("name", "id_number", "category", "monthly_amount", "start_date"),
         "invalid_date": ("start_date",),
         "non_numeric": ("monthly_amount",),
+        "conflict": ("town_code",),
     },
     "natres.real_estate": {
         "bad_check_char": ("owner_id",),
@@ -139,6 +162,13 @@ DEFECT_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
         "missing_value": ("holder_name", "issuer", "issue_date"),
         "future_date": ("issue_date",),
         "invalid_date": ("issue_date",),
+    },
+    # missing values only in required fields: an empty required field is quarantined
+    "emergency.safety_inspection": {
+        "bad_check_char": ("uscc",),
+        "missing_value": ("inspection_date", "inspector_unit", "inspection_type", "result"),
+        "invalid_date": ("inspection_date", "rectification_due", "rectified_date"),
+        "non_numeric": ("hazards_found", "major_hazards"),
     },
 }
 
@@ -168,6 +198,7 @@ class Defect:
     field: str | None
     kind: str
     value: object
+    person_id: str | None = None  # conflict: the police person whose attribute it is
 
 
 def _present(value: object) -> bool:
@@ -232,14 +263,24 @@ class DefectBook:
         # resource -> twin key -> (frozen row, original key, day created)
         self.twins: dict[str, dict[str, tuple[dict, str, int]]] = {r: {} for r in TWIN_KEYS}
         self.town_names = {t.code: t.name for t in towns()}
+        self.town_codes = [t.code for t in towns()]
 
     def rng(self, *parts: object) -> random.Random:
         return random.Random(":".join(str(p) for p in (self.seed, self.scale, "defects", *parts)))
 
     def decide(
-        self, resource: str, day: int, key_field: str, rows: list[dict], today: date
+        self,
+        resource: str,
+        day: int,
+        key_field: str,
+        rows: list[dict],
+        today: date,
+        people: Callable[[str], Person | None] | None = None,
     ) -> list[str]:
-        """Decide the content defects of the rows changed on ``day``; returns new twin keys."""
+        """Decide the content defects of the rows changed on ``day``; returns new twin keys.
+
+        ``people``: the police person a row (by key) is about, for ``conflict`` defects.
+        """
         book = self.content.get(resource)
         if book is None:
             return []
@@ -250,7 +291,7 @@ class DefectBook:
         rates = CONTENT_RATES[resource]
         taken: set[int] = set()
         for kind in KINDS:
-            if kind not in rates or kind == "duplicate":
+            if kind not in rates or kind in ("duplicate", "conflict"):
                 continue
             rng = self.rng(resource, day, kind)
             fields = DEFECT_FIELDS[resource][kind]
@@ -266,7 +307,10 @@ class DefectBook:
                 value = defect_value(kind, field, row, rng, today, self.town_names)
                 book[row[key_field]] = Defect(field, kind, value)
                 taken.add(index)
-        return self._duplicates(resource, day, key_field, rows, taken)
+        created = self._duplicates(resource, day, key_field, rows, taken)
+        if people is not None:
+            self._conflicts(resource, day, key_field, rows, taken, people)
+        return created
 
     def _duplicates(
         self, resource: str, day: int, key_field: str, rows: list[dict], taken: set[int]
@@ -294,7 +338,54 @@ class DefectBook:
             row[key_field] = twin_key
             twins[twin_key] = (row, original, day)
             created.append(twin_key)
+            taken.add(index)  # the copy and its original stay alike
         return created
+
+    def _conflicts(
+        self,
+        resource: str,
+        day: int,
+        key_field: str,
+        rows: list[dict],
+        taken: set[int],
+        people: Callable[[str], Person | None],
+    ) -> None:
+        """Pick the day's cross-department conflicts among the rows still free.
+
+        Eligible: rows agreeing with the police register on the field, about a person
+        whose police record carries no defect now and was never duplicated. At least one
+        when at least :data:`MINIMUM_APPLIES_FROM` rows changed (day 1 of every resource),
+        so that small cities have conflicts to find too.
+        """
+        rate = CONTENT_RATES[resource].get("conflict")
+        if rate is None:
+            return
+        rng = self.rng(resource, day, "conflict")
+        (field,) = DEFECT_FIELDS[resource]["conflict"]
+        register = self.content.get(conflicts.AUTHORITY, {})
+        twinned = {original for _, original, _ in self.twins.get(conflicts.AUTHORITY, {}).values()}
+        eligible: list[tuple[int, str]] = []
+        for index, row in enumerate(rows):
+            value = row.get(field)
+            if index in taken or not _present(value):
+                continue
+            person = people(row[key_field])
+            if (
+                person is not None
+                and person.person_id not in register
+                and person.person_id not in twinned
+                and getattr(person, field) == value
+                and conflicts.can_conflict(field, value)
+            ):
+                eligible.append((index, person.person_id))
+        floor = 1 if len(rows) >= MINIMUM_APPLIES_FROM else 0
+        wanted = min(len(eligible), max(floor, stochastic_round(rate * len(rows), rng)))
+        book = self.content[resource]
+        for index, person_id in sorted(rng.sample(eligible, wanted)):
+            row = rows[index]
+            value = conflicts.conflict_value(field, row[field], rng, self.town_codes)
+            book[row[key_field]] = Defect(field, "conflict", value, person_id)
+            taken.add(index)
 
     def defect_of(self, resource: str, key: str) -> Defect | None:
         book = self.content.get(resource)

@@ -14,6 +14,9 @@ What each system holds after ``simulate(day=D)``:
   days (recorded in the summary).
 * natres ``real_estate_<YYYYMMDD>.jsonl`` and govdata ``licences_<YYYYMMDD>.json``: the
   records registered or changed that day (day 1: all existing).
+* emergency ``safety_inspection_<YYYYMMDD>.csv`` (UTF-8, no BOM): the inspections made or
+  updated that day (day 1: the twelve months before it, see
+  :mod:`govlake.simulate.safety`).
 * the 12345 store: tickets as of the end of day D (day 1 includes 30 days of history).
 """
 
@@ -26,8 +29,8 @@ from datetime import date, datetime, time
 from pathlib import Path
 
 from govlake import config
+from govlake.simulate import conflicts, schema, tickets, truth
 from govlake.simulate import defects as defect_rules
-from govlake.simulate import schema, tickets, truth
 from govlake.simulate.calendar import business_date
 from govlake.simulate.city import City
 from govlake.simulate.defects import DefectBook
@@ -74,6 +77,14 @@ def civil_encoding(day: int) -> str:
     return "gbk" if day % 2 else "utf-8-sig"
 
 
+def csv_encoding(resource: str, day: int) -> str:
+    """The encoding of a CSV drop: civil alternates, the others use the catalog's."""
+    if resource == "civil.low_income":
+        return civil_encoding(day)
+    declared = schema.resource(resource).extract.encoding
+    return "utf-8" if declared in (None, "", "auto") else declared
+
+
 def _render(city: City, resource: str, key: str) -> dict:
     return city.records(resource)[key].to_row(city)
 
@@ -88,8 +99,10 @@ class _Day:
         self.files: dict[str, Path] = {}
         self.encodings: dict[str, str] = {}
 
-    def add(self, resource, key, row, field_name, kind, value) -> None:
-        self.records.append(truth.record(self.day, resource, key, row, field_name, kind, value))
+    def add(self, resource, key, row, field_name, kind, value, extra=None) -> None:
+        self.records.append(
+            truth.record(self.day, resource, key, row, field_name, kind, value, extra)
+        )
 
     def summary(self, city: City, book: DefectBook) -> dict:
         per_kind: dict[str, Counter] = {r: Counter() for r in self.counts}
@@ -123,8 +136,21 @@ def _decide(city: City, book: DefectBook, resource: str, out: _Day) -> tuple[lis
     """Render the rows changed today, decide their defects; returns (rows, new twin keys)."""
     spec = schema.resource(resource)
     rows = [_render(city, resource, key) for key in city.changed(resource)]
-    twins = book.decide(resource, out.day, spec.key, rows, city.date)
+    people = None
+    if resource in conflicts.CONFLICT_FIELDS:
+
+        def people(key: str):
+            return conflicts.person_of(city, resource, key)
+
+    twins = book.decide(resource, out.day, spec.key, rows, city.date, people)
     return rows, twins
+
+
+def _truth_extra(city: City, defect) -> dict | None:
+    """The extra truth keys of a conflict (None: the register agrees again); {} otherwise."""
+    if defect.kind != "conflict":
+        return {}
+    return conflicts.truth_extra(city, defect.person_id, defect.field, defect.value)
 
 
 def _deliver_database(city: City, book: DefectBook, resource: str, out: _Day) -> None:
@@ -132,8 +158,9 @@ def _deliver_database(city: City, book: DefectBook, resource: str, out: _Day) ->
     rows, twins = _decide(city, book, resource, out)
     for row in rows:
         defect = book.defect_of(resource, row[spec.key])
-        if defect is not None:
-            out.add(resource, row[spec.key], None, defect.field, defect.kind, defect.value)
+        extra = _truth_extra(city, defect) if defect is not None else None
+        if defect is not None and extra is not None:
+            out.add(resource, row[spec.key], None, defect.field, defect.kind, defect.value, extra)
     twin_rows = {k: (r, o) for k, r, o, _ in book.twin_rows(resource)}
     for twin_key in twins:
         out.add(resource, twin_key, None, spec.key, "duplicate", twin_rows[twin_key][1])
@@ -160,12 +187,13 @@ def _deliver_file(city: City, book: DefectBook, resource: str, out: _Day) -> Non
     for index, (key, row) in enumerate(zip(keys, clean, strict=True)):
         if key in twins:
             rows.append(row)
-            content[index] = (spec.key, "duplicate", twins[key][1])
+            content[index] = (spec.key, "duplicate", twins[key][1], None)
             continue
         delivered, defect = book.apply(resource, spec.key, row)
         rows.append(delivered)
-        if defect is not None:
-            content[index] = (defect.field, defect.kind, defect.value)
+        extra = _truth_extra(city, defect) if defect is not None else None
+        if defect is not None and extra is not None:
+            content[index] = (defect.field, defect.kind, defect.value, extra)
     drift = book.drift(resource, out.day)
     header = spec.columns + ([drift[0]] if drift else [])
     values = [[row.get(c) for c in spec.columns] for row in rows]
@@ -178,7 +206,7 @@ def _deliver_file(city: City, book: DefectBook, resource: str, out: _Day) -> Non
     if extension == "xlsx":
         data = xlsx_bytes(header, values, ROSTER_SHEET, stamp)
     elif extension == "csv":
-        encoding = civil_encoding(out.day)
+        encoding = csv_encoding(resource, out.day)
         out.encodings[resource] = encoding
         rng = random.Random(f"{city.seed}:{city.scale}:csv:{out.day}")
         data, notes = csv_bytes(header, values, encoding, transport, rng)
@@ -189,8 +217,8 @@ def _deliver_file(city: City, book: DefectBook, resource: str, out: _Day) -> Non
     for index in sorted(set(content) | set(transport)):
         key = keys[index]
         if index in content:
-            field_name, kind, value = content[index]
-            out.add(resource, key, index + 1, field_name, kind, value)
+            field_name, kind, value, extra = content[index]
+            out.add(resource, key, index + 1, field_name, kind, value, extra)
         else:
             field_name, description = notes[index]
             out.add(resource, key, index + 1, field_name, transport[index], description)

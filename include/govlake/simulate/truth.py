@@ -15,6 +15,18 @@
 * ``value``: the value as delivered (the original key for ``duplicate``, a description
   for ``malformed_row`` and ``wrong_encoding``).
 
+``conflict`` records (a person attribute another department records differently from the
+police register, see :mod:`govlake.simulate.conflicts`) carry two more keys::
+
+    {"day": 1, "resource": "hrss.social_insurance", "key": "SB0000001234", "row": null,
+     "field": "name", "defect": "conflict", "value": "关健华",
+     "authoritative_value": "关建华", "id_number": "440783195003120010"}
+
+* ``value``: the other department's value, as delivered;
+* ``authoritative_value``: the police register's value (police ``person``, the
+  authoritative source of the attribute);
+* ``id_number``: the person's citizen identity number, to join the two departments.
+
 ``day=<D>.summary.json`` counts rows and defects per resource and names the files and
 their encodings. A clean run (``defects=False``) writes an empty truth file.
 """
@@ -60,8 +72,10 @@ def record(
     field: str | None,
     defect: str,
     value: object,
+    extra: dict | None = None,
 ) -> dict:
-    return {
+    """One truth record; ``extra`` adds keys after ``value`` (``conflict`` records)."""
+    item = {
         "day": day,
         "resource": resource,
         "key": key,
@@ -70,6 +84,9 @@ def record(
         "defect": defect,
         "value": _json_safe(value),
     }
+    for name, extra_value in (extra or {}).items():
+        item[name] = _json_safe(extra_value)
+    return item
 
 
 def write_day(day: int, records: list[dict], summary: dict) -> Path:
