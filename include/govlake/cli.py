@@ -234,16 +234,20 @@ def dbt_run(context: typer.Context) -> None:
 def dbt_lint(
     fix: Annotated[bool, typer.Option("--fix", help="rewrite what sqlfluff can fix")] = False,
 ) -> None:
-    """sqlfluff (dbt templater, postgres dialect) on every model."""
+    """sqlfluff (dbt templater, postgres dialect) on every model.
+
+    The dbt templater compiles each model, and dbt's compiler asks the warehouse whether
+    incremental models exist: it needs a reachable PostgreSQL (the embedded one will do).
+    """
     import subprocess
 
+    from govlake.runtime.services import up as start
     from govlake.transform.dbt import DBT_DIR, dbt_env
 
+    start()
     sqlfluff = str(Path(sys.executable).with_name("sqlfluff"))
     command = [sqlfluff, "fix" if fix else "lint", str(DBT_DIR / "models")]
-    result = subprocess.run(
-        command, env=dbt_env(parse_only=True), cwd=config.PROJECT_ROOT, check=False
-    )
+    result = subprocess.run(command, env=dbt_env(), cwd=config.PROJECT_ROOT, check=False)
     raise typer.Exit(result.returncode)
 
 
