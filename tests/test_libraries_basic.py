@@ -275,3 +275,34 @@ def _addresses_and_licences(city: City) -> None:
     assert wrong == [(0,)]
     validities = {row[0] for row in _query("select distinct validity from basic.e_licence")}
     assert validities == {"valid", "expired", "revoked"}
+
+
+def test_every_injected_cross_department_conflict_is_in_the_conflicts_model(
+    platform, departments, hotline_api
+):
+    """多元校核: what another department records differently from the police register."""
+    simulate(scale=SCALE, seed=SEED, day=1)
+    for resource_id in sorted(load_catalog().resources):
+        manifest = extract_resource(resource_id, business_date(1))
+        load_resource(resource_id, business_date(1), manifest["batch_id"])
+    prepare_warehouse()
+    result = run_dbt("build", "--select", "+population_conflicts", "--indirect-selection",
+                     "cautious", capture=True)  # fmt: skip
+    assert result.returncode == 0, result.stdout[-8000:]
+    injected = [t for t in read_truth(1) if t["defect"] == "conflict"]
+    assert {t["resource"] for t in injected} == {
+        "hrss.social_insurance", "civil.low_income", "overseas.overseas_chinese"
+    }  # fmt: skip
+    found = set(
+        _query(
+            "select id_number, attribute, authoritative_value, other_value "
+            "from basic.population_conflicts"
+        )
+    )
+    for conflict in injected:
+        # the library names a coded attribute after its standardised column (sex → sex_code)
+        candidates = {
+            (conflict["id_number"], attribute, conflict["authoritative_value"], conflict["value"])
+            for attribute in (conflict["field"], f"{conflict['field']}_code")
+        }
+        assert candidates & found, f"injected conflict not in population_conflicts: {conflict}"
