@@ -43,16 +43,16 @@ def build_libraries_dag(catalog: Catalog) -> DAG:
         doc_md=__doc__
         + """
 #### 故障处理 Triage
-A failed task is one dbt model (or its tests): open its log for dbt's message. A failed
-`*.test` task means data broke a rule — the model was built, its consumers wait; fix the
-data or the rule, then clear the task. Rerunning is safe: models are rebuilt from `raw`.
-Run one model by hand: `govlake dbt build --select <model>`.
+A failed task is one dbt model with its tests (`dbt build --select <model>`): open its log
+for dbt's message — a failing test means data broke a rule and the model's consumers
+wait; fix the data or the rule, then clear the task. Rerunning is safe: models are
+rebuilt from `raw`. Run one model by hand: `govlake dbt run build --select <model>`.
 """,
         project_config=ProjectConfig(
             dbt_project_path=DBT_DIR,
             manifest_path=MANIFEST,
             install_dbt_deps=False,
-            partial_parse=False,
+            partial_parse=True,  # reuse the parse `govlake dbt parse` left in target/
         ),
         profile_config=ProfileConfig(
             profile_name="govlake",
@@ -62,7 +62,10 @@ Run one model by hand: `govlake dbt build --select <model>`.
         execution_config=ExecutionConfig(dbt_executable_path=dbt_executable()),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
-            test_behavior=TestBehavior.AFTER_EACH,
+            # one `dbt build` task per model (the model, then its tests); a test reading
+            # two models (relationships) runs as its own task once both are built
+            test_behavior=TestBehavior.BUILD,
+            should_detach_multiple_parents_tests=True,
             emit_datasets=False,
         ),
         operator_args={"install_deps": False},
