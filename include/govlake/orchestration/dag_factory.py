@@ -8,7 +8,7 @@ so that parsing a DAG file touches no database, no object store and no heavy lib
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pendulum
@@ -203,4 +203,4 @@ def build_all(catalog=None) -> dict[str, DAG]:
     return {r.dag_id: build_ingest_dag(r) for r in catalog.resources.values()}
 
 
-__all__ = ["build_all", "build_ingest_dag", "business_date", "datetime"]
+__all__ = ["build_all", "build_ingest_dag", "business_date"]
