@@ -41,7 +41,7 @@ def bin_dir() -> Path:
     return Path(POSTGRES_BIN_PATH)
 
 
-def _port_free(port: int) -> bool:
+def port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -53,7 +53,7 @@ def _port_free(port: int) -> bool:
 
 def pick_port(preferred: int = DEFAULT_PORT) -> int:
     for port in range(preferred, preferred + 200):
-        if _port_free(port):
+        if port_free(port):
             return port
     raise EmbeddedPostgresError(f"no free TCP port in {preferred}..{preferred + 199}")
 

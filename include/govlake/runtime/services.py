@@ -24,7 +24,7 @@ import psycopg
 from psycopg import sql
 
 from govlake import config
-from govlake.runtime.embedded_pg import EmbeddedPostgres, pick_port
+from govlake.runtime.embedded_pg import EmbeddedPostgres, pick_port, port_free
 
 WAREHOUSE_DB = "govlake"
 # Departmental databases the embedded runtime hosts when no AIRFLOW_CONN_* says otherwise.
@@ -76,9 +76,7 @@ def _start_hotline_api(state: dict) -> None:
     api = state.get("hotline_api", {})
     if _pid_alive(api.get("pid")):
         return
-    from govlake.runtime.embedded_pg import pick_port as free_port
-
-    port = free_port(api.get("port", 18765))
+    port = pick_port(api.get("port", 18765))
     token = api.get("token") or secrets.token_urlsafe(24)
     log = config.home() / "hotline_api.log"
     env = dict(os.environ, GOVLAKE_HOTLINE_TOKEN=token)
@@ -127,7 +125,7 @@ def up() -> dict:
         pgdata = config.home() / "pgdata"
         port = pg_state.get("port")
         server = EmbeddedPostgres(pgdata=pgdata, port=port or pick_port())
-        if port and not server.running() and not _port_available(port):
+        if port and not server.running() and not port_free(port):
             server = EmbeddedPostgres(pgdata=pgdata, port=pick_port(port + 1))
         server.ensure_started()
         state["embedded_pg"] = {"pgdata": str(pgdata), "port": server.port}
@@ -152,12 +150,6 @@ def up() -> dict:
     state["connections"] = connections
     _write_runtime(state)
     return state
-
-
-def _port_available(port: int) -> bool:
-    from govlake.runtime.embedded_pg import _port_free
-
-    return _port_free(port)
 
 
 def down() -> None:
