@@ -8,15 +8,16 @@ when a problem is found.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from govlake.standards.model import Element, Registry, Term
+from govlake.standards.model import ELEMENT_KEYS, Element, Registry, Term
 from govlake.standards.validate import RegistryError
 
 app = typer.Typer(
@@ -147,20 +148,28 @@ def list_(what: Annotated[str, typer.Argument(help=" | ".join(LISTS))]) -> None:
         _fail(f"未知类别 unknown list {what!r}: one of {', '.join(LISTS)}", 2)
 
 
-def _show_code_set(registry: Registry, code_set_id: str, limit: int) -> None:
-    code_set = registry.code_sets[code_set_id]
-    console.print(
-        f"[bold]{code_set.name_zh}[/bold] · {code_set.name_en}  ([cyan]{code_set.id}[/cyan])"
-    )
-    for label, value in (
-        ("标准 standard", code_set.standard),
-        ("版本 edition", code_set.edition),
-        ("来源 source", code_set.source),
-        ("文件 file", code_set.file),
-        ("说明 note", code_set.note),
-    ):
+def _heading(name: str, other_name: str, entry_id: str, details: tuple) -> None:
+    """An entry's names and id, then each (label, value) of ``details`` that has a value."""
+    console.print(f"[bold]{name}[/bold] · {other_name}  ([cyan]{entry_id}[/cyan])")
+    for label, value in details:
         if value:
             console.print(f"  {label}: {value}")
+
+
+def _show_code_set(registry: Registry, code_set_id: str, limit: int) -> None:
+    code_set = registry.code_sets[code_set_id]
+    _heading(
+        code_set.name_zh,
+        code_set.name_en,
+        code_set.id,
+        (
+            ("标准 standard", code_set.standard),
+            ("版本 edition", code_set.edition),
+            ("来源 source", code_set.source),
+            ("文件 file", code_set.file),
+            ("说明 note", code_set.note),
+        ),
+    )
     values = code_set.values[:limit]
     _table(
         f"{len(code_set.values)} codes"
@@ -173,19 +182,19 @@ def _show_code_set(registry: Registry, code_set_id: str, limit: int) -> None:
 def _show_element(registry: Registry, element: Element) -> None:
     from govlake.standards.validate import catalog_usage
 
-    console.print(
-        f"[bold]{element.name_zh}[/bold] · {element.name_en}  ([cyan]{element.id}[/cyan])"
+    _heading(
+        element.name_zh,
+        element.name_en,
+        element.id,
+        (
+            ("定义 definition", element.definition),
+            ("类型 type", element.type),
+            ("格式 format", element.format),
+            ("单位 unit", element.unit),
+            ("值域 value domain", element.domain()),
+            ("敏感级 grade", element.sensitivity),
+        ),
     )
-    for label, value in (
-        ("定义 definition", element.definition),
-        ("类型 type", element.type),
-        ("格式 format", element.format),
-        ("单位 unit", element.unit),
-        ("值域 value domain", element.domain()),
-        ("敏感级 grade", element.sensitivity),
-    ):
-        if value:
-            console.print(f"  {label}: {value}")
     fields = catalog_usage().get(element.id, [])
     terms = [f"{t.id} {t.term}" for t in registry.terms.values() if element.id in t.elements]
     console.print(f"  目录字段 catalog fields: {', '.join(fields) or '-'}")
@@ -193,15 +202,17 @@ def _show_element(registry: Registry, element: Element) -> None:
 
 
 def _show_term(registry: Registry, term: Term) -> None:
-    console.print(f"[bold]{term.term}[/bold] · {term.term_en or ''}  ([cyan]{term.id}[/cyan])")
-    for label, value in (
-        ("类别 category", term.category),
-        ("定义 definition", term.definition),
-        ("同义词 synonyms", "、".join(term.synonyms)),
-        ("依据 basis", term.basis),
-    ):
-        if value:
-            console.print(f"  {label}: {value}")
+    _heading(
+        term.term,
+        term.term_en or "",
+        term.id,
+        (
+            ("类别 category", term.category),
+            ("定义 definition", term.definition),
+            ("同义词 synonyms", "、".join(term.synonyms)),
+            ("依据 basis", term.basis),
+        ),
+    )
     _table(
         "数据元 Data elements",
         ("id", "名称 name", "值域 value domain"),
@@ -334,9 +345,30 @@ def import_(
 ElementOption = Annotated[str | None, typer.Option()]
 
 
-def _element_changes(**options) -> dict:
-    names = {"name_zh": "name_zh", "name_en": "name_en", "element_type": "type"}
-    return {names.get(k, k): v for k, v in options.items() if v is not None}
+# `add element` and `update element` take one option per Element field but the id; these
+# two are named differently in the command functions.
+OPTION_NAMES = {"type": "element_type", "format": "format_"}
+
+
+def _element_fields(options: dict[str, Any]) -> dict[str, Any]:
+    """Element fields (but the id) from an element command's options (its ``locals()``)."""
+    fields = {k: options[OPTION_NAMES.get(k, k)] for k in ELEMENT_KEYS if k != "id"}
+    for bound in ("range_min", "range_max"):
+        fields[bound] = _whole(fields[bound])
+    return fields
+
+
+def _given(fields: dict[str, Any]) -> dict[str, Any]:
+    """Only the fields an update command was given."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _edit(change: Callable[[], list[Path]], what: str) -> None:
+    """Make one change, or fail (exit 1) with its problems, having written nothing."""
+    try:
+        _written(change(), what)
+    except RegistryError as error:
+        _fail(f"nothing written.\n{error}")
 
 
 @add_app.command("element")
@@ -356,27 +388,10 @@ def add_element(
     range_max: Annotated[float | None, typer.Option("--max")] = None,
 ) -> None:
     """新增数据元 Add a data element."""
+    fields = _element_fields(locals())
     from govlake.standards.edit import add_element as add
 
-    element = Element(
-        id=element_id,
-        name_zh=name_zh,
-        name_en=name_en,
-        type=element_type,
-        sensitivity=sensitivity,
-        definition=definition,
-        format=format_,
-        unit=unit,
-        code_set=code_set,
-        pattern=pattern,
-        check=check,
-        range_min=_whole(range_min),
-        range_max=_whole(range_max),
-    )
-    try:
-        _written(add(element), f"added {element_id}")
-    except RegistryError as error:
-        _fail(f"nothing written.\n{error}")
+    _edit(lambda: add(Element(id=element_id, **fields)), f"added {element_id}")
 
 
 def _whole(number: float | None) -> int | float | None:
@@ -401,26 +416,10 @@ def update_element(
     clear: Annotated[list[str] | None, typer.Option(help="optional field to remove")] = None,
 ) -> None:
     """修改数据元 Change a data element (only the options given)."""
+    changes = _given(_element_fields(locals()))
     from govlake.standards.edit import update_element as update
 
-    changes = _element_changes(
-        name_zh=name_zh,
-        name_en=name_en,
-        element_type=element_type,
-        sensitivity=sensitivity,
-        definition=definition,
-        format=format_,
-        unit=unit,
-        code_set=code_set,
-        pattern=pattern,
-        check=check,
-        range_min=_whole(range_min),
-        range_max=_whole(range_max),
-    )
-    try:
-        _written(update(element_id, changes, tuple(clear or ())), f"updated {element_id}")
-    except RegistryError as error:
-        _fail(f"nothing written.\n{error}")
+    _edit(lambda: update(element_id, changes, tuple(clear or ())), f"updated {element_id}")
 
 
 @delete_app.command("element")
@@ -428,10 +427,7 @@ def delete_element(element_id: Annotated[str, typer.Argument(metavar="ID")]) -> 
     """删除数据元 Delete a data element no catalog field or term names."""
     from govlake.standards.edit import delete_element as delete
 
-    try:
-        _written(delete(element_id), f"deleted {element_id}")
-    except RegistryError as error:
-        _fail(f"nothing written.\n{error}")
+    _edit(lambda: delete(element_id), f"deleted {element_id}")
 
 
 @add_app.command("term")
@@ -458,10 +454,7 @@ def add_term(
         elements=tuple(element),
         basis=basis,
     )
-    try:
-        _written(add(entry), f"added {term_id} {term}")
-    except RegistryError as error:
-        _fail(f"nothing written.\n{error}")
+    _edit(lambda: add(entry), f"added {term_id} {term}")
 
 
 @update_app.command("term")
@@ -479,9 +472,8 @@ def update_term(
     """修改业务术语 Change a business term (only the options given)."""
     from govlake.standards.edit import update_term as update
 
-    changes = {
-        k: v
-        for k, v in {
+    changes = _given(
+        {
             "term": term,
             "definition": definition,
             "term_en": term_en,
@@ -489,13 +481,9 @@ def update_term(
             "synonyms": tuple(synonym) if synonym else None,
             "elements": tuple(element) if element else None,
             "basis": basis,
-        }.items()
-        if v is not None
-    }
-    try:
-        _written(update(term_id, changes, tuple(clear or ())), f"updated {term_id}")
-    except RegistryError as error:
-        _fail(f"nothing written.\n{error}")
+        }
+    )
+    _edit(lambda: update(term_id, changes, tuple(clear or ())), f"updated {term_id}")
 
 
 @delete_app.command("term")
@@ -503,10 +491,7 @@ def delete_term(term_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """删除业务术语 Delete a business term."""
     from govlake.standards.edit import delete_term as delete
 
-    try:
-        _written(delete(term_id), f"deleted {term_id}")
-    except RegistryError as error:
-        _fail(f"nothing written.\n{error}")
+    _edit(lambda: delete(term_id), f"deleted {term_id}")
 
 
 # --- the warehouse -----------------------------------------------------------------------

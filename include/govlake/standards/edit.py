@@ -7,11 +7,12 @@ term, a code set that does not exist) and only then writes the files.
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from govlake.standards.model import Element, Term
+from govlake.standards.model import Element, Registry, Term
 from govlake.standards.registry import commit, load_registry
 from govlake.standards.validate import RegistryError, catalog_usage
 
@@ -42,13 +43,72 @@ def _changed(entry: Any, changes: dict[str, Any], clear: tuple[str, ...], option
     return replace(entry, **{**changes, **blank})
 
 
-def add_element(element: Element, root: Path | None = None) -> list[Path]:
+@dataclass(frozen=True)
+class _Kind:
+    """One kind of registry entry: where it lives and how messages name it."""
+
+    attr: str  # the Registry dict holding this kind: "elements" or "terms"
+    label: str  # in messages: "data element", "business term"
+    noun: str  # in "add a new ...": "element", "term"
+    optional: tuple[str, ...]  # fields `clear` may remove
+
+    def entries(self, registry: Registry) -> dict[str, Any]:
+        return getattr(registry, self.attr)
+
+
+_ELEMENTS = _Kind("elements", "data element", "element", OPTIONAL_ELEMENT_FIELDS)
+_TERMS = _Kind("terms", "business term", "term", OPTIONAL_TERM_FIELDS)
+
+
+def _load_existing(kind: _Kind, entry_id: str, root: Path | None) -> Registry:
     registry = load_registry(root)
-    if element.id in registry.elements:
-        raise RegistryError([f"data element {element.id} already exists; use update"])
+    if entry_id not in kind.entries(registry):
+        raise RegistryError([f"unknown {kind.label} {entry_id!r}"])
+    return registry
+
+
+def _add(kind: _Kind, entry: Any, root: Path | None) -> list[Path]:
+    registry = load_registry(root)
+    if entry.id in kind.entries(registry):
+        raise RegistryError([f"{kind.label} {entry.id} already exists; use update"])
     changed = registry.copy()
-    changed.elements[element.id] = element
+    kind.entries(changed)[entry.id] = entry
     return commit(changed, registry)
+
+
+def _update(
+    kind: _Kind,
+    entry_id: str,
+    changes: dict[str, Any],
+    clear: tuple[str, ...],
+    root: Path | None,
+) -> list[Path]:
+    registry = _load_existing(kind, entry_id, root)
+    changed = registry.copy()
+    entry = _changed(kind.entries(changed)[entry_id], changes, clear, kind.optional)
+    if entry.id != entry_id:
+        raise RegistryError([f"{entry_id}: an identifier cannot change; add a new {kind.noun}"])
+    kind.entries(changed)[entry_id] = entry
+    return commit(changed, registry)
+
+
+def _delete(
+    kind: _Kind,
+    entry_id: str,
+    root: Path | None,
+    still_used: Callable[[Registry], list[str]] = lambda registry: [],
+) -> list[Path]:
+    registry = _load_existing(kind, entry_id, root)
+    problems = still_used(registry)
+    if problems:
+        raise RegistryError([f"cannot delete: {p}; change those first" for p in problems])
+    changed = registry.copy()
+    del kind.entries(changed)[entry_id]
+    return commit(changed, registry)
+
+
+def add_element(element: Element, root: Path | None = None) -> list[Path]:
+    return _add(_ELEMENTS, element, root)
 
 
 def update_element(
@@ -57,42 +117,25 @@ def update_element(
     clear: tuple[str, ...] = (),
     root: Path | None = None,
 ) -> list[Path]:
-    registry = load_registry(root)
-    if element_id not in registry.elements:
-        raise RegistryError([f"unknown data element {element_id!r}"])
-    changed = registry.copy()
-    element = _changed(changed.elements[element_id], changes, clear, OPTIONAL_ELEMENT_FIELDS)
-    if element.id != element_id:
-        raise RegistryError([f"{element_id}: an identifier cannot change; add a new element"])
-    changed.elements[element_id] = element
-    return commit(changed, registry)
+    return _update(_ELEMENTS, element_id, changes, clear, root)
 
 
 def delete_element(element_id: str, root: Path | None = None) -> list[Path]:
-    registry = load_registry(root)
-    if element_id not in registry.elements:
-        raise RegistryError([f"unknown data element {element_id!r}"])
-    problems = []
-    used_by = catalog_usage().get(element_id, [])
-    if used_by:
-        problems.append(f"{element_id} is named by catalog field(s) {', '.join(used_by)}")
-    terms = [t.id for t in registry.terms.values() if element_id in t.elements]
-    if terms:
-        problems.append(f"{element_id} is named by business term(s) {', '.join(terms)}")
-    if problems:
-        raise RegistryError([f"cannot delete: {p}; change those first" for p in problems])
-    changed = registry.copy()
-    del changed.elements[element_id]
-    return commit(changed, registry)
+    def still_used(registry: Registry) -> list[str]:
+        problems = []
+        used_by = catalog_usage().get(element_id, [])
+        if used_by:
+            problems.append(f"{element_id} is named by catalog field(s) {', '.join(used_by)}")
+        terms = [t.id for t in registry.terms.values() if element_id in t.elements]
+        if terms:
+            problems.append(f"{element_id} is named by business term(s) {', '.join(terms)}")
+        return problems
+
+    return _delete(_ELEMENTS, element_id, root, still_used)
 
 
 def add_term(term: Term, root: Path | None = None) -> list[Path]:
-    registry = load_registry(root)
-    if term.id in registry.terms:
-        raise RegistryError([f"business term {term.id} already exists; use update"])
-    changed = registry.copy()
-    changed.terms[term.id] = term
-    return commit(changed, registry)
+    return _add(_TERMS, term, root)
 
 
 def update_term(
@@ -101,21 +144,8 @@ def update_term(
     clear: tuple[str, ...] = (),
     root: Path | None = None,
 ) -> list[Path]:
-    registry = load_registry(root)
-    if term_id not in registry.terms:
-        raise RegistryError([f"unknown business term {term_id!r}"])
-    changed = registry.copy()
-    term = _changed(changed.terms[term_id], changes, clear, OPTIONAL_TERM_FIELDS)
-    if term.id != term_id:
-        raise RegistryError([f"{term_id}: an identifier cannot change; add a new term"])
-    changed.terms[term_id] = term
-    return commit(changed, registry)
+    return _update(_TERMS, term_id, changes, clear, root)
 
 
 def delete_term(term_id: str, root: Path | None = None) -> list[Path]:
-    registry = load_registry(root)
-    if term_id not in registry.terms:
-        raise RegistryError([f"unknown business term {term_id!r}"])
-    changed = registry.copy()
-    del changed.terms[term_id]
-    return commit(changed, registry)
+    return _delete(_TERMS, term_id, root)
