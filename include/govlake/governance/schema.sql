@@ -117,3 +117,80 @@ create table if not exists governance.watermark (
     batch_id     text not null,
     updated_at   timestamptz not null default now()
 );
+
+-- ---------------------------------------------------------------------------------------
+-- Quality auditing (GB/T 36344 dimensions). Rules mirror the GX suites in expectations/.
+alter table governance.batch add column if not exists audit_state text
+    check (audit_state in ('passed', 'warned', 'blocked'));
+alter table governance.batch add column if not exists audit_run_id text;
+
+create table if not exists governance.quality_rule (
+    rule_id          text primary key,
+    suite            text not null,
+    table_name       text not null,
+    resource_id      text,
+    department       text not null,
+    column_name      text,
+    template         text not null,
+    dimension        text not null check (dimension in ('normativity', 'completeness',
+                         'accuracy', 'consistency', 'timeliness', 'accessibility')),
+    severity         text not null check (severity in ('blocking', 'warning')),
+    stage            text not null check (stage in ('batch', 'library')),
+    origin           text not null check (origin in ('generated', 'configured')),
+    expectation_type text not null,
+    kwargs           jsonb not null,
+    description_zh   text not null,
+    description_en   text not null,
+    synced_at        timestamptz not null default now()
+);
+
+create table if not exists governance.quality_run (
+    run_id          text primary key,
+    suite           text not null,
+    table_name      text not null,
+    resource_id     text,
+    batch_id        text,
+    trigger         text not null check (trigger in ('batch', 'libraries', 'schedule', 'manual')),
+    business_date   date not null,
+    started_at      timestamptz not null,
+    finished_at     timestamptz,
+    rows_audited    bigint,
+    rules           int,
+    rules_failed    int,
+    blocking_failed int,
+    success         boolean,
+    gx_result_id    text,
+    data_docs       text,
+    message         text
+);
+create index if not exists quality_run_table on governance.quality_run (table_name, business_date);
+
+create table if not exists governance.quality_result (
+    run_id       text not null references governance.quality_run (run_id) on delete cascade,
+    rule_id      text not null,
+    suite        text not null,
+    table_name   text not null,
+    department   text not null,
+    column_name  text,
+    template     text not null,
+    dimension    text not null,
+    severity     text not null,
+    evaluated    bigint not null,
+    failed       bigint not null,
+    success      boolean not null,
+    observed     jsonb,
+    sample       jsonb,        -- failing values; masked when the column is graded L3/L4
+    error        text,
+    primary key (run_id, rule_id),
+    constraint failed_within_evaluated check (failed >= 0 and failed <= greatest(evaluated, 1))
+);
+create index if not exists quality_result_rule on governance.quality_result (rule_id);
+
+-- The failing records of a run (capped per rule): the list a department fixes.
+create table if not exists governance.quality_failure (
+    run_id   text not null references governance.quality_run (run_id) on delete cascade,
+    rule_id  text not null,
+    row_key  jsonb not null,   -- the failing row's primary key
+    value    text              -- the failing value, masked when sensitive
+);
+create index if not exists quality_failure_rule on governance.quality_failure (run_id, rule_id);

@@ -1,0 +1,2 @@
+"""Quality auditing: rules from the catalog and configuration, GX suites, audits, scores,
+work orders and reports."""
