@@ -194,3 +194,59 @@ create table if not exists governance.quality_failure (
     value    text              -- the failing value, masked when sensitive
 );
 create index if not exists quality_failure_rule on governance.quality_failure (run_id, rule_id);
+
+-- Scores per business day (formula: docs/quality.md). scope: overall | department | table;
+-- dimension: one of the six, or 'all' for the scope's combined score.
+create table if not exists governance.quality_score (
+    business_date date not null,
+    scope         text not null check (scope in ('overall', 'department', 'table')),
+    scope_key     text not null,       -- '*' | department code | schema.table
+    dimension     text not null,
+    score         numeric(5, 2) not null check (score between 0 and 100),
+    rules         int not null,
+    rules_failed  int not null,
+    evaluated     bigint not null,
+    failed        bigint not null,
+    computed_at   timestamptz not null default now(),
+    primary key (business_date, scope, scope_key, dimension)
+);
+
+-- Work orders (问题工单): one per rule and table, however often the rule fails.
+create table if not exists governance.work_order (
+    work_order_id  bigint generated always as identity primary key,
+    rule_id        text not null,
+    table_name     text not null,
+    resource_id    text,
+    department     text not null,      -- the owning department (catalog)
+    assignee       text,               -- a person or unit within it
+    dimension      text not null,
+    severity       text not null check (severity in ('blocking', 'warning')),
+    state          text not null check (state in ('open', 'in_progress', 'resolved',
+                       'verified', 'closed', 'reopened')),
+    title          text not null,
+    opened_at      timestamptz not null default now(),
+    due_at         timestamptz not null,
+    first_run_id   text not null,
+    last_run_id    text not null,
+    last_failed    bigint not null,
+    last_seen_at   timestamptz not null default now(),
+    resolved_at    timestamptz,
+    verified_at    timestamptz,
+    closed_at      timestamptz,
+    reopen_count   int not null default 0,
+    unique (rule_id, table_name)
+);
+
+create table if not exists governance.work_order_event (
+    work_order_id  bigint not null references governance.work_order (work_order_id)
+                       on delete cascade,
+    at             timestamptz not null default now(),
+    actor          text not null,      -- a user, or 'system' for audit-driven changes
+    kind           text not null check (kind in ('opened', 'failed_again', 'passed',
+                       'assigned', 'state', 'comment')),
+    from_state     text,
+    to_state       text,
+    run_id         text,
+    comment        text
+);
+create index if not exists work_order_event_order on governance.work_order_event (work_order_id, at);
