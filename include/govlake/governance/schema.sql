@@ -249,4 +249,7 @@ create table if not exists governance.work_order_event (
     run_id         text,
     comment        text
 );
+-- event_id orders the events of one transaction (they share now())
+alter table governance.work_order_event add column if not exists event_id bigint
+    generated always as identity;
 create index if not exists work_order_event_order on governance.work_order_event (work_order_id, at);

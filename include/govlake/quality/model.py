@@ -31,7 +31,7 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "completeness": ("完整性检查", "column values are not null/blank"),
     "format": ("格式检查", "column values match the data element's pattern"),
     "value_domain": ("值域检查", "column values are codes of the code set / within a range"),
-    "check_algorithm": ("校验码检查", "identifiers pass their check algorithm (GB 11643, GB 32100)"),
+    "check_algorithm": ("校验码检查", "identifiers pass their check (GB 11643, GB 32100)"),
     "uniqueness": ("唯一性检查", "a column (or column set) identifies one row"),
     "referential": ("参照完整性检查", "column values exist in another table"),
     "fluctuation": ("波动检查", "row count or a metric within its recent range"),
@@ -65,6 +65,9 @@ class Rule:
     resource_id: str | None = None  # the catalog resource a raw table holds
     sensitivity: str = "L1"  # the column's grade: samples of L3/L4 values are masked
     key_columns: tuple[str, ...] = ()  # identify a failing row (primary key)
+    # the platform's own settings of a rule (not GX arguments): fluctuation window and
+    # tolerance, timeliness maximum age
+    options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def suite(self) -> str:
