@@ -36,14 +36,19 @@ demo: $(STAMP) ## Run the platform on the embedded default: simulate Kaiping, in
 	$(BIN)/govlake demo $(DEMO_ARGS)
 
 .PHONY: test
-test: lint ## Run the whole test suite (real PostgreSQL, S3 endpoint, MariaDB, Airflow)
+test: lint browser ## Run the whole test suite (real PostgreSQL, S3 endpoint, MariaDB, Airflow, Chromium)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+.PHONY: browser
+browser: ## Install Debian's chromium (the quality report's browser test) if it is missing
+	./.ci/install-browser
 
 .PHONY: lint
 lint: $(STAMP) ## ruff, sqlfluff on the dbt models, dbt files in sync, and a scan for secrets
 	$(BIN)/ruff check include dags tests
 	$(BIN)/ruff format --check include dags tests
 	$(BIN)/govlake dbt sync --check
+	$(BIN)/govlake quality sync --check
 	$(BIN)/govlake dbt lint
 	git ls-files -z | grep -zvE '^(requirements\.lock|\.secrets\.baseline)$$' | \
 	  xargs -0 $(BIN)/detect-secrets-hook --baseline .secrets.baseline
@@ -74,6 +79,10 @@ down: $(STAMP) ## Stop the embedded runtime (its data is kept)
 .PHONY: bench-ingest
 bench-ingest: $(STAMP) ## Benchmark ingestion vs psql \copy and pandas to_sql (BENCH_ROWS=1000000)
 	$(BIN)/govlake bench-ingest --rows $(BENCH_ROWS)
+
+.PHONY: bench-quality
+bench-quality: $(STAMP) ## Benchmark the population suite (GX in PostgreSQL) vs one hand-written SQL query (BENCH_ROWS=1000000)
+	$(BIN)/govlake bench-quality --rows $(BENCH_ROWS)
 
 .PHONY: clean
 clean: ## Stop the runtime and delete .govlake/ (keeps .venv)
