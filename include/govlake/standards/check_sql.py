@@ -45,8 +45,13 @@ def _load_divisions(conn: psycopg.Connection, csv_path: Path) -> int:
 
 
 def apply_check_functions(conn: psycopg.Connection, standards_root: Path | None = None) -> int:
-    """Create schema ``standards``, its functions and ``gbt_2260``; return the codes loaded."""
+    """Create schema ``standards``, its functions and ``gbt_2260`` (and the HJ 633-2012
+    AQI functions with their breakpoint table); return the division codes loaded."""
+    from govlake.sensors.aqi import apply_aqi_functions
+
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(%s)", (ADVISORY_LOCK,))
         conn.execute(check_functions_sql())
-        return _load_divisions(conn, gbt_2260_path(standards_root))
+        loaded = _load_divisions(conn, gbt_2260_path(standards_root))
+    apply_aqi_functions(conn)
+    return loaded
