@@ -108,32 +108,22 @@ def sync_command(
     ] = False,
 ) -> None:
     """生成套件 Write the GX suites in expectations/ from the catalog and rule files."""
-    from govlake.quality.gx_engine import suite_document, write_suites
+    from govlake.quality.gx_engine import stale_suites, write_suites
     from govlake.quality.rules import gx_rules, suites
 
     rules = gx_rules(_rules())
     if check:
-        import json
-
-        from govlake.quality.gx_engine import suite_path
-
-        stale = []
-        expected = suites(rules)
-        for suite, suite_rules in expected.items():
-            path = suite_path(suite)
-            document = suite_document(suite, suite_rules)
-            if not path.exists() or json.loads(path.read_text("utf-8")) != document:
-                stale.append(suite)
-        present = {p.stem for p in suite_path("x.y").parent.glob("*.json")}
-        extra = sorted(present - set(expected))
-        if stale or extra:
+        stale = stale_suites(rules)
+        if stale:
             _fail(
                 "expectations/ is out of date (run `govlake quality sync`): "
-                + ", ".join(stale + [f"{e} (no longer has rules)" for e in extra])
+                + ", ".join(p.name for p in stale)
             )
-        console.print(f"[green]✓[/green] {len(expected)} suites match the catalog and rule files")
+        console.print(
+            f"[green]✓[/green] {len(suites(rules))} suites match the catalog and rule files"
+        )
         return
-    paths = write_suites(rules)
+    paths = write_suites(rules, prune=True)
     console.print(f"[green]✓[/green] wrote {len(paths)} suites")
 
 

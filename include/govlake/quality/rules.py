@@ -125,7 +125,7 @@ def generated_rules(catalog: Catalog, standards_root: Path | None = None) -> lis
                 **base,
             )
         )
-        for gate, dimension, zh, en in (
+        for gate, dimension, gate_zh, gate_en in (
             (
                 "rows",
                 "normativity",
@@ -148,8 +148,8 @@ def generated_rules(catalog: Catalog, standards_root: Path | None = None) -> lis
                     severity="warning",
                     expectation_type=LOAD_GATE,
                     kwargs={"gate": gate},
-                    description_zh=f"{zh}：入库校验——{zh}，否则隔离",
-                    description_en=f"{en}: load gate — {en}, else quarantined",
+                    description_zh=f"{zh}：入库校验——{gate_zh}，否则隔离",
+                    description_en=f"{en}: load gate — {gate_en}, else quarantined",
                     **base,
                 )
             )
