@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -181,3 +182,157 @@ def test_an_extraction_that_dies_leaves_the_published_batch_intact(platform):
     keys = config.storage_settings().root / "govlake" / "raw" / "civil"
     parts = sorted(p.name for p in keys.rglob("part-*.parquet"))
     assert parts == [f"part-{forced['attempt']}-0000.parquet"]  # the dead attempt is cleaned
+
+
+def _partitions(table: str) -> list[str]:
+    with connect() as conn:
+        return [
+            row[0]
+            for row in conn.execute(
+                "select pg_get_expr(c.relpartbound, c.oid) from pg_inherits i "
+                "join pg_class c on c.oid = i.inhrelid where i.inhparent = %s::regclass "
+                "order by 1",
+                (table,),
+            )
+        ]
+
+
+def test_each_batch_is_one_partition_and_a_rerun_replaces_it(platform):
+    _write_recipients(40)
+    first = extract_resource("civil.low_income", DAY)
+    load_resource("civil.low_income", DAY, first["batch_id"])
+    second = extract_resource("civil.low_income", date(2026, 11, 2))  # no delivery: empty
+    load_resource("civil.low_income", date(2026, 11, 2), second["batch_id"])
+    load_resource("civil.low_income", DAY, first["batch_id"])  # a rerun of day 1
+    assert _partitions("raw.civil__low_income") == [
+        "FOR VALUES IN ('20261101-full')",
+        "FOR VALUES IN ('20261102-full')",
+    ]
+    with connect() as conn:
+        counts = conn.execute(
+            "select _batch_id, count(*) from raw.civil__low_income group by 1 order by 1"
+        ).fetchall()
+    assert counts == [("20261101-full", 40)]
+
+
+def test_a_raw_table_from_before_partitioning_is_partitioned_by_its_batches(platform):
+    _write_recipients(30)
+    manifest = extract_resource("civil.low_income", DAY)
+    load_resource("civil.low_income", DAY, manifest["batch_id"])
+    before = table_checksum("raw.civil__low_income", "_source_row")
+    with connect() as conn:  # the shape raw tables had: one plain table, a _batch_id index
+        conn.execute("create table raw.legacy as select * from raw.civil__low_income")
+        conn.execute("update raw.legacy set _batch_id = '20261031-full' where _source_row > 20")
+        conn.execute("drop table raw.civil__low_income")
+        conn.execute("alter table raw.legacy rename to civil__low_income")
+        conn.execute("create index civil__low_income__batch on raw.civil__low_income (_batch_id)")
+
+    load_resource("civil.low_income", DAY, manifest["batch_id"])  # a rerun of day 1
+
+    assert _partitions("raw.civil__low_income") == [
+        "FOR VALUES IN ('20261031-full')",
+        "FOR VALUES IN ('20261101-full')",
+    ]
+    with connect() as conn:
+        counts = conn.execute(
+            "select _batch_id, count(*) from raw.civil__low_income group by 1 order by 1"
+        ).fetchall()
+    assert counts == [("20261031-full", 10), ("20261101-full", 30)]
+    with connect() as conn:
+        conn.execute("delete from raw.civil__low_income where _batch_id = '20261031-full'")
+    assert table_checksum("raw.civil__low_income", "_source_row") == before
+
+
+def test_a_typed_postgresql_source_lands_typed_and_loads_what_text_would(departments):
+    import psycopg
+    from govlake.catalog.loader import default_catalog
+
+    with psycopg.connect(departments["kp_police"], autocommit=True) as conn:
+        conn.execute(
+            "create table person (person_id text primary key, id_number text, name text, "
+            "sex text, birth_date date, ethnicity text, marital_status text, household_no "
+            "text, relation_to_head text, address text, town_code text, phone text, "
+            "status text, death_date text, updated_at timestamptz, points integer)"
+        )
+        conn.execute("set time zone 'UTC'")
+        conn.execute(
+            "insert into person values "
+            "('P1', '440783199001011234', '关志强', '1', '1990-01-01', '01', null, 'H1', "
+            "null, '开平市', '440783001', null, '正常', '', '2026-11-01 01:30:00', 7), "
+            "('P2', '440783199001011235', '司徒敏', '2', '1991-02-03', '01', null, 'H1', "
+            "null, '开平市', '440783001', null, '死亡', '2026-02-30', "
+            "'2026-11-01 02:00:00.25', null), "
+            "('P3', '440783199001011236', '谢安', '1', null, '01', null, 'H2', "
+            "null, '开平市', '440783001', null, '正常', ' 2025-06-01 ', "
+            "'2026-10-31 17:00:00', 3)"
+        )
+    resource = default_catalog().resource("police.person")
+    manifest = extract_resource(resource, DAY, mode="full")
+    [part] = manifest["parts"]
+    landed = pq.read_schema(config.storage_settings().root / "govlake" / part["key"])
+    assert str(landed.field("birth_date").type) == "date32[day]"
+    assert str(landed.field("updated_at").type) == "timestamp[us]"  # zone-aware → local
+    assert str(landed.field("death_date").type) == "string"
+    assert str(landed.field("points").type) == "int32"
+
+    result = load_resource(resource, DAY, manifest["batch_id"])
+    assert (result.loaded_rows, result.quarantined) == (1, 2)  # a bad date, a blank one
+    assert result.added_columns == ["points"]
+    with connect() as conn:
+        rows = conn.execute(
+            "select person_id, birth_date::text, death_date::text, updated_at::text, _extra "
+            "from raw.police__person order by person_id"
+        ).fetchall()
+        reasons = conn.execute(
+            "select source_row, field, reason from governance.quarantine order by source_row"
+        ).fetchall()
+    assert rows == [("P1", "1990-01-01", None, "2026-11-01 09:30:00", {"points": "7"})]
+    # rows come in watermark order: P3 (01:00 Kaiping time), P1, P2
+    assert [(row, field) for row, field, _ in reasons] == [(1, "birth_date"), (3, "death_date")]
+    assert "'2026-02-30'" in reasons[1][2]
+
+
+def test_a_damaged_part_fails_the_load_and_changes_nothing(platform):
+    _write_recipients(60)
+    manifest = extract_resource("civil.low_income", DAY)
+    load_resource("civil.low_income", DAY, manifest["batch_id"])
+    before = table_checksum("raw.civil__low_income", "_source_row")
+    [part] = manifest["parts"]
+    stored = config.storage_settings().root / "govlake" / part["key"]
+    stored.write_bytes(stored.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(ValueError, match="does not match its manifest checksum"):
+        load_resource("civil.low_income", DAY, manifest["batch_id"])
+    assert table_checksum("raw.civil__low_income", "_source_row") == before
+
+
+def test_the_binary_copy_encoding_round_trips_every_wire_type(platform):
+    import datetime as dt
+
+    import pyarrow as pa
+    from govlake.load.loader import COPY_SIGNATURE, COPY_TRAILER, copy_rows
+
+    rows = pa.table({
+        "s": pa.array(["ab", None, "", "中文", "x" * 70_000, "q"]),
+        "d": pa.array([dt.date(2000, 1, 2), None, dt.date(1999, 12, 31), dt.date(1, 1, 1),
+                       dt.date(9999, 12, 31), dt.date(1970, 1, 1)]),
+        "t": pa.array([dt.datetime(2000, 1, 1, 0, 0, 1), None,
+                       dt.datetime(1969, 12, 31, 23, 59, 59, 999999), dt.datetime(1, 1, 1),
+                       dt.datetime(9999, 12, 31, 23, 59, 59), dt.datetime(2026, 11, 1, 9, 30)],
+                      pa.timestamp("us")),
+        "i": pa.array([1, None, -2, 2**63 - 1, -(2**63), 0], pa.int64()),
+        "j": pa.array(['{"a": "二"}', None, "{}", "[1, 2]", '"x"', None]),
+    })  # fmt: skip
+    for table in (rows, rows.slice(1), rows.slice(2, 3)):
+        with connect() as conn:
+            conn.execute("create temp table x (s text, d date, t timestamp, i bigint, j jsonb)")
+            with conn.cursor().copy("copy x from stdin (format binary)") as copy:
+                copy.write(COPY_SIGNATURE)
+                for data in copy_rows(table, jsonb=("j",)):
+                    copy.write(memoryview(data))
+                copy.write(COPY_TRAILER)
+            got = conn.execute("select s, d, t, i, j from x").fetchall()
+        want = [
+            (r["s"], r["d"], r["t"], r["i"], None if r["j"] is None else json.loads(r["j"]))
+            for r in table.to_pylist()
+        ]
+        assert got == want

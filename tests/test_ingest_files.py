@@ -225,3 +225,23 @@ def test_a_day_without_a_delivery_is_recorded_not_an_error(platform):
     with connect() as conn:
         message = conn.execute("select message from governance.batch").fetchone()[0]
     assert "no file delivered" in message
+
+
+def test_numbers_load_as_the_source_wrote_them_and_nul_is_quarantined(platform):
+    lines = [
+        HEADER,
+        "R1,关志强,440783199001011234,440783001,低保, +3 ,800.00,2024-01-01,在册",
+        "R2,司徒敏,440783199001011235,440783002,特困,-0,.50, 2024-02-01 ,在册",
+        "R3,谢\x00安,440783199001011236,440783002,特困,1,1,2024-02-01,在册",
+    ]
+    _drop("civil", "low_income_20261101.csv", "\n".join(lines).encode("utf-8"))
+    _, result = _ingest("civil.low_income")
+    assert (result.loaded_rows, result.quarantined) == (2, 1)
+    with connect() as conn:
+        rows = conn.execute(
+            "select household_size, monthly_amount::text, start_date::text "
+            "from raw.civil__low_income order by _source_row"
+        ).fetchall()
+    assert rows == [(3, "800.00", "2024-01-01"), (0, "0.50", "2024-02-01")]
+    [(stage, _file, row, field, reason)] = _quarantine("civil.low_income")
+    assert (stage, row, field) == ("load", 3, "name") and "NUL" in reason

@@ -54,7 +54,9 @@ def test_every_ingestion_dag_runs_end_to_end_for_two_days(departments, hotline_a
         for resource_id in sorted(catalog.resources):
             run = run_ingest_dag(resource_id, on)
             assert run.state == "success", (day, resource_id, run.task_states)
-            assert run.task_states == {"extract": "success", "load": "success"}
+            # extract and load, and whatever tasks follow them (the batch audit), all succeed
+            assert {"extract", "load"} <= set(run.task_states), run.task_states
+            assert set(run.task_states.values()) == {"success"}, run.task_states
         batches = _batches(on)
         assert set(batches) == set(catalog.resources)
         for resource_id, (state, source, landed, ext_q, loaded, load_q) in batches.items():

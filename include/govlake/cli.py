@@ -15,6 +15,9 @@ from rich.console import Console
 from rich.table import Table
 
 from govlake import config
+from govlake.quality import cli as quality_cli
+from govlake.quality import workorder_cli
+from govlake.sensors import cli as sensors_cli
 from govlake.standards import cli as standards_cli
 
 app = typer.Typer(
@@ -27,6 +30,9 @@ app.add_typer(catalog_app, name="catalog")
 dbt_app = typer.Typer(help="数据库建设 The libraries (dbt).", no_args_is_help=True)
 app.add_typer(dbt_app, name="dbt")
 app.add_typer(standards_cli.app, name="standards")
+app.add_typer(quality_cli.app, name="quality")
+app.add_typer(workorder_cli.app, name="workorders")
+app.command("aqi")(sensors_cli.aqi)
 # wide tables stay readable when the output goes to a file or CI log
 console = Console(width=None if sys.stdout.isatty() else 160)
 
@@ -447,12 +453,46 @@ def demo(
         failures.append(f"{libraries.dag_id}: {failed_tasks}")
     docs = generate_docs(config.output_dir() / "dbt_docs")
     console.print(f"  dbt docs: {docs / 'index.html'}")
+    _print_quality([business_date(day) for day in range(1, days + 1)])
     console.print(f"\n[bold]output[/bold]: {config.output_dir()}")
     console.print(f"[bold]object store[/bold]: {config.storage_settings().root}")
     console.print(f"[bold]warehouse[/bold]: {config.warehouse_url()}")
     console.print(f"finished in {time.monotonic() - began:.0f}s")
     if failures or not all_ok:
         _fail("the demo did not complete cleanly:\n" + "\n".join(failures))
+
+
+def _print_quality(business_dates: list[date]) -> None:
+    """Scores for each day (the trend), the latest day's report, the open work orders."""
+    from govlake.governance.store import connect
+    from govlake.quality.nightly import scores_and_report
+
+    console.print("\n[bold]数据质量 quality[/bold]")
+    report = None
+    for on in business_dates:
+        report = scores_and_report(on)
+    with connect() as conn:
+        overall = conn.execute(
+            "select business_date, score from governance.quality_score where scope = 'overall' "
+            "and dimension = 'all' and business_date = any(%s) order by business_date",
+            (business_dates,),
+        ).fetchall()
+        orders = conn.execute(
+            "select department, count(*) filter (where state not in ('closed', 'verified')), "
+            "count(*) from governance.work_order group by department order by department"
+        ).fetchall()
+        blocked = conn.execute(
+            "select count(*) from governance.batch where audit_state = 'blocked'"
+        ).fetchone()[0]
+    for on, score in overall:
+        console.print(f"  {on} 总分 overall score {score}")
+    console.print(
+        "  问题工单 work orders (open/all): "
+        + ", ".join(f"{dept} {open_}/{total}" for dept, open_, total in orders)
+    )
+    console.print(f"  阻断批次 blocked batches: {blocked}")
+    console.print(f"  质量日报 quality report: {report}")
+    console.print(f"  GX data docs: {config.output_dir() / 'data_docs' / 'index.html'}")
 
 
 @app.command("bench-ingest")
@@ -465,6 +505,16 @@ def bench_ingest(
     from govlake.bench.ingest import run_benchmark
 
     run_benchmark(rows=rows, to_sql_rows=to_sql_rows, console=console, repeats=repeats)
+
+
+@app.command("bench-quality")
+def bench_quality(
+    rows: Annotated[int, typer.Option(help="persons in the audited table")] = 1_000_000,
+) -> None:
+    """Benchmark the population table's generated suite (GX) against hand-written SQL."""
+    from govlake.quality.bench import run_benchmark
+
+    run_benchmark(rows=rows, console=console)
 
 
 def main() -> None:

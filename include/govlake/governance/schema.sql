@@ -120,9 +120,26 @@ create table if not exists governance.watermark (
 
 -- ---------------------------------------------------------------------------------------
 -- Quality auditing (GB/T 36344 dimensions). Rules mirror the GX suites in expectations/.
-alter table governance.batch add column if not exists audit_state text
-    check (audit_state in ('passed', 'warned', 'blocked'));
-alter table governance.batch add column if not exists audit_run_id text;
+-- Columns added to existing tables are added only when missing: "add column if not
+-- exists" would take an exclusive lock on every start, queueing behind (and blocking)
+-- every reader, such as staging views reading governance.batch.
+create or replace function governance.add_column_if_missing(
+    table_name text, column_name text, definition text
+) returns void language plpgsql as $$
+begin
+    if not exists (
+        select 1 from information_schema.columns c
+        where c.table_schema = 'governance' and c.table_name = add_column_if_missing.table_name
+          and c.column_name = add_column_if_missing.column_name
+    ) then
+        execute format('alter table governance.%I add column %I %s',
+                       add_column_if_missing.table_name, add_column_if_missing.column_name,
+                       definition);
+    end if;
+end $$;
+select governance.add_column_if_missing(
+    'batch', 'audit_state', 'text check (audit_state in (''passed'', ''warned'', ''blocked''))');
+select governance.add_column_if_missing('batch', 'audit_run_id', 'text');
 
 create table if not exists governance.quality_rule (
     rule_id          text primary key,
@@ -250,6 +267,6 @@ create table if not exists governance.work_order_event (
     comment        text
 );
 -- event_id orders the events of one transaction (they share now())
-alter table governance.work_order_event add column if not exists event_id bigint
-    generated always as identity;
+select governance.add_column_if_missing(
+    'work_order_event', 'event_id', 'bigint generated always as identity');
 create index if not exists work_order_event_order on governance.work_order_event (work_order_id, at);

@@ -3,7 +3,9 @@
 A batch is the unchanged output of one extraction for one resource and one interval:
 
     raw/<department>/<resource>/ingest_date=YYYY-MM-DD/batch=<id>/
-        part-<attempt>-0000.parquet ...  rows as extracted (text), _source_file/_source_row
+        part-<attempt>-0000.parquet ...  rows as extracted (text; typed sources keep
+                                         dates, times, integers, booleans typed),
+                                         _source_file/_source_row
         source/<attempt>/<file>          the department's original file(s), byte for byte
         _manifest.json                   written last: rows, bytes, checksums, schema,
                                          watermark, and the objects of the attempt it names
@@ -23,16 +25,19 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from govlake.lake.storage import ObjectStore
 
+T = TypeVar("T")
 META_COLUMNS = ("_source_file", "_source_row")
 MANIFEST = "_manifest.json"
 ROWS_PER_RECORD_BATCH = 50_000
@@ -222,6 +227,30 @@ def text_column(array: pa.Array) -> pa.Array:
     return array.cast(pa.string())
 
 
+LANDED_TYPED = (pa.types.is_date32, pa.types.is_timestamp, pa.types.is_integer, pa.types.is_boolean)
+
+
+def landed_column(array: pa.Array) -> pa.Array:
+    """A column of a typed source (PostgreSQL through ADBC) as it lands in a batch.
+
+    Dates, timestamps, integers and booleans keep their type: the source's own type
+    system already guarantees each value, and the loader takes such a column as it is
+    when it is what the catalog field wants (or writes it as text when it is not, with
+    exactly the text ``text_column`` gives). Zone-aware timestamps land as Kaiping wall
+    time, as text would. Every other type lands as text.
+    """
+    import pyarrow.compute as pc
+
+    if pa.types.is_timestamp(array.type):
+        if array.type.tz is not None:
+            local = array.cast(pa.timestamp(array.type.unit, tz=SOURCE_TIMEZONE))
+            array = pc.local_timestamp(local)
+        return array
+    if any(is_type(array.type) for is_type in LANDED_TYPED):
+        return array
+    return text_column(array)
+
+
 def _text_array(values: list) -> pa.Array:
     """A column of source values as Arrow text, converted in C where the types allow."""
     try:
@@ -240,7 +269,9 @@ class BatchWriter:
     """Streams extracted rows into Parquet parts in a scratch folder, then publishes them.
 
     One part per source stream, since streams (files) may differ in columns — that is
-    schema drift, and it is the loader's job to judge it, not the extractor's.
+    schema drift, and it is the loader's job to judge it, not the extractor's. Rows of
+    text sources (files, APIs, generic databases) land as text; typed sources may land
+    dates, timestamps, integers and booleans typed (``add_arrays(typed=True)``).
     """
 
     def __init__(self, ref: BatchRef, store: ObjectStore, scratch: Path):
@@ -256,7 +287,7 @@ class BatchWriter:
         self.source_rows = 0
         self.rows = 0
         self._writer: pq.ParquetWriter | None = None
-        self._writer_key: tuple[str, tuple[str, ...]] | None = None
+        self._writer_key: tuple | None = None
         self._part_rows = 0
         self._part_path: Path | None = None
 
@@ -285,35 +316,57 @@ class BatchWriter:
         self.add_arrays(chunk.stream, chunk.columns, arrays, chunk.first_row)
 
     def add_arrays(
-        self, stream: str, columns: list[str], arrays: list[pa.Array], first_row: int
+        self,
+        stream: str,
+        columns: list[str],
+        arrays: list[pa.Array],
+        first_row: int,
+        typed: bool = False,
     ) -> None:
-        """Append text columns read from ``stream``; row numbers continue from first_row."""
+        """Append columns read from ``stream``; row numbers continue from first_row.
+
+        ``typed``: the arrays come from a typed source (see ``landed_column``); otherwise
+        every column lands as text.
+        """
         count = len(arrays[0]) if arrays else 0
         if count == 0:
             return
-        key = (stream, tuple(columns))
+        arrays = [landed_column(a) if typed else text_column(a) for a in arrays]
+        key = (stream, tuple(columns), tuple(a.type for a in arrays))
         if self._writer_key != key:
             self._close_part()
-            self._open_part(stream, key[1])
+            self._open_part(stream, key[1], key[2])
         assert self._writer is not None
-        arrays = [text_column(a) for a in arrays]
-        arrays.append(pa.array([stream] * count, type=pa.string()))
-        arrays.append(pa.array(range(first_row, first_row + count), type=pa.int64()))
+        arrays.append(pa.repeat(pa.scalar(stream, pa.string()), count))
+        ones = pa.repeat(pa.scalar(1, pa.int64()), count)  # first_row, first_row + 1, …
+        arrays.append(pc.add(pc.cumulative_sum(ones), first_row - 1))
         self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self._writer.schema))
         self.source_rows += count
         self.rows += count
         self._part_rows += count
 
-    def _open_part(self, stream: str, columns: tuple[str, ...]) -> None:
+    def _open_part(
+        self, stream: str, columns: tuple[str, ...], types: tuple[pa.DataType, ...]
+    ) -> None:
         schema = pa.schema(
-            [pa.field(c, pa.string()) for c in columns]
+            [pa.field(c, t) for c, t in zip(columns, types, strict=True)]
             + [pa.field("_source_file", pa.string()), pa.field("_source_row", pa.int64())]
         )
         self._part_path = self.scratch / f"part-{self.attempt}-{len(self.parts):04d}.parquet"
+        # Encodings for a file that is written once and read whole by the loader: no
+        # dictionaries for the (mostly near-unique) source columns, where they cost time
+        # both ways and zstd alone compresses as well; one for the file name, the same on
+        # every row; row numbers as deltas; no min/max statistics, which nothing reads.
         self._writer = pq.ParquetWriter(
-            self._part_path, schema, compression="zstd", compression_level=1
+            self._part_path,
+            schema,
+            compression="zstd",
+            compression_level=1,
+            use_dictionary=["_source_file"],
+            column_encoding={"_source_row": "DELTA_BINARY_PACKED"},
+            write_statistics=False,
         )
-        self._writer_key = (stream, columns)
+        self._writer_key = (stream, columns, types)
         self._part_rows = 0
         self.parts.append({"name": self._part_path.name, "stream": stream, "columns": columns})
 
@@ -375,6 +428,53 @@ def download_quarantine(store: ObjectStore, key: str | None, scratch: Path) -> P
     local = scratch / key.rsplit("/", 1)[1]
     store.download(key, local)
     return local
+
+
+def read_ahead(items: Iterable[T], depth: int = 2) -> Iterator[T]:
+    """Iterate ``items`` while a thread produces up to ``depth`` of them ahead.
+
+    For pipelines whose stages release the GIL (Arrow, Parquet, ADBC): reading and
+    decoding the next record batch overlaps with writing or sending this one. An error
+    of the producing thread is raised here; leaving early stops the thread.
+    """
+    import queue
+    import threading
+
+    done = object()
+    ahead: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+            put((done, None))
+        except BaseException as error:  # handed to the consuming thread
+            put((None, error))
+
+    thread = threading.Thread(target=produce, name="govlake-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = ahead.get()
+            if error is not None:
+                raise error
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def iter_parts(

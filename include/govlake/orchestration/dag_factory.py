@@ -31,7 +31,14 @@ SCHEDULES: dict[str, tuple[str, timedelta] | None] = {
 }
 KIND_TAGS = {"postgresql": "kind:database", "mysql": "kind:database", "files": "kind:files",
              "rest": "kind:api"}  # fmt: skip
-FIXED_TAGS = {"ingest", "dbt", "libraries", *KIND_TAGS.values(), *(f"freq:{f}" for f in SCHEDULES)}
+FIXED_TAGS = {
+    "ingest",
+    "dbt",
+    "libraries",
+    "quality",
+    *KIND_TAGS.values(),
+    *(f"freq:{f}" for f in SCHEDULES),
+}
 
 
 def tag_vocabulary(department_codes: list[str]) -> set[str]:
@@ -89,12 +96,18 @@ def _doc(resource: Resource) -> str:
 **extract** reads one business day (`[D 00:00, D+1 00:00)`, or the whole source for a full
 extraction) into an immutable Parquet batch with a manifest. **load** validates it against
 the catalog and COPYs it into `raw` in one transaction; rejected rows go to quarantine.
+**audit** runs the resource's quality suite on the batch (SQL inside PostgreSQL):
+blocking rules stop the batch, warnings are recorded and open work orders.
 
 #### 故障处理 Triage
 - *extract failed*: the source is unreachable or refused us — check the connection
   `AIRFLOW_CONN_{(system.connection or "").upper()}` / the landing folder; clear the task.
   Nothing half-written is ever used: a batch without a manifest is extracted again.
 - *load failed*: nothing was committed (one transaction). Read the error, fix, clear the task.
+- *audit failed*: a blocking quality rule failed (the log lists each rule and what it
+  found); the batch's partition is detached from `raw` (kept for inspection) and marked
+  `blocked`; `govlake quality release` lets it flow on. Warnings
+  never fail the task: they open work orders (`govlake workorders list`).
 - *rows quarantined*: `govlake quarantine {resource.id}` lists each row with file, row,
   field and reason; send it to the owner. Counts reconcile in `governance.batch`.
 - rerun a day: trigger with `{{"business_date": "YYYY-MM-DD"}}`; add `"force": true` to
@@ -171,7 +184,7 @@ def build_ingest_dag(resource: Resource) -> DAG:
                 "reused": manifest["reused"],
             }
 
-        @task(task_id="load", outlets=[raw_asset(resource)])
+        @task(task_id="load")
         def load(landed: dict) -> dict:
             from govlake.pipeline.ingest import load_resource
 
@@ -186,13 +199,41 @@ def build_ingest_dag(resource: Resource) -> DAG:
                 )
             return {
                 "batch_id": result.batch_id,
+                "ingest_date": landed["ingest_date"],
                 "source_rows": result.source_rows,
                 "loaded_rows": result.loaded_rows,
                 "quarantined": result.quarantined,
                 "schema_drift": result.added_columns + result.missing_columns,
             }
 
-        load(extract())
+        # the raw asset is announced only by a batch that passed its audit: a blocked
+        # batch stops here, so nothing downstream is triggered by it
+        @task(task_id="audit", outlets=[raw_asset(resource)])
+        def audit(loaded: dict) -> dict:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from govlake.quality.audit import audit_batch
+
+            result = audit_batch(
+                resource_id, loaded["batch_id"], date.fromisoformat(loaded["ingest_date"])
+            )
+            if result.blocking_failed:
+                raise AirflowFailException(
+                    f"质量阻断 batch {loaded['batch_id']} of {resource_id} is blocked by "
+                    f"{len(result.blocking_failed)} blocking rule(s); it stays in raw but "
+                    f"is detached from raw.{resource.raw_table}:\n{result.reasons()}\n"
+                    f"Fix the source and rerun with force, or see "
+                    f"`govlake quality run {resource_id} --date {loaded['ingest_date']}`; "
+                    f"work orders: `govlake workorders list --department {resource.department}`"
+                )
+            return {
+                "run_id": result.run_id,
+                "rules": len(result.outcomes),
+                "warnings": len(result.failed),
+                "data_docs": result.data_docs,
+            }
+
+        audit(load(extract()))
     return ingest_dag
 
 

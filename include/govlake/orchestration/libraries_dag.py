@@ -9,7 +9,7 @@ and opens no connection.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from airflow.sdk import DAG, task
 
@@ -91,5 +91,18 @@ rebuilt from `raw`. Run one model by hand: `govlake dbt run build --select <mode
 
             return prepare_warehouse()
 
+        leaves = list(dag.leaves)
+
+        @task(task_id="audit_libraries", trigger_rule="all_done")
+        def audit_libraries(**context) -> dict:
+            """The library-stage quality rules, the day's scores and the quality report."""
+            from govlake.quality.nightly import audit_and_report
+
+            # the libraries are built from the newest loaded batches: audit that day
+            chosen = (context.get("params") or {}).get("business_date")
+            on = date.fromisoformat(str(chosen)) if chosen else None
+            return audit_and_report(on, trigger="libraries")
+
         prepare() >> roots
+        leaves >> audit_libraries()
     return dag

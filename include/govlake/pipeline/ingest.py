@@ -5,7 +5,7 @@ Both are idempotent for a given (resource, business date, mode):
 
 - ``extract_resource`` reuses the batch if its manifest exists (batches are immutable)
   and otherwise extracts the window into a new batch, the manifest written last;
-- ``load_resource`` replaces the batch's rows in ``raw`` in one transaction.
+- ``load_resource`` replaces the batch's partition of ``raw`` in one transaction.
 """
 
 from __future__ import annotations

@@ -80,9 +80,12 @@ class AuditResult:
         lines = []
         for o in self.blocking_failed:
             rule = self.rules[o.rule_id]
-            what = o.error or f"{o.failed}/{o.evaluated} 不符合 failed"
-            if o.observed is not None and not o.failed:
+            if o.error:
+                what = f"无法评估 could not be evaluated: {o.error}"
+            elif o.observed is not None and o.evaluated <= 1:  # a table-level rule
                 what = f"观测值 observed {o.observed}"
+            else:
+                what = f"{o.failed}/{o.evaluated} 行不符合 rows failed"
             lines.append(
                 f"- {rule.description_zh} ({rule.description_en}) [{rule.rule_id}]: {what}"
             )
@@ -333,6 +336,7 @@ def _audit(
     where: str | None = None,
 ) -> AuditResult:
     started = datetime.now().astimezone()
+    _ensure_check_functions(conn)
     run_id = _run_id(table, business_date, trigger)
     parameters = _parameters(conn, rules, business_date, batch_id)
     outcomes, rows, gx_id, docs = _gx_outcomes(table, gx_rules(rules), where, run_id, parameters)
@@ -350,6 +354,20 @@ def _audit(
     _record(conn, result, started, gx_id)
     result.work_orders = _sync_work_orders(conn, run_id)
     return result
+
+
+def _ensure_check_functions(conn: psycopg.Connection) -> None:
+    """The SQL check algorithms rules call (``standards.*_problem``): installed on first use
+    (a batch can be audited before anything else prepared the warehouse)."""
+    installed = conn.execute(
+        "select to_regprocedure('standards.citizen_id_problem(text)') is not null "
+        "and to_regprocedure('standards.cn_mobile_problem(text)') is not null"
+    ).fetchone()[0]
+    if not installed:
+        from govlake.standards.check_sql import apply_check_functions
+
+        apply_check_functions(conn)
+        conn.commit()
 
 
 def _sync_work_orders(conn: psycopg.Connection, run_id: str) -> dict[str, Any]:
@@ -413,13 +431,76 @@ def audit_batch(
             resource_id=resource.id, batch_id=batch_id, where=_batch_where(batch_id),
         )  # fmt: skip
         state = "blocked" if result.blocking_failed else ("warned" if result.failed else "passed")
-        conn.execute(
-            "update governance.batch set audit_state = %s, audit_run_id = %s "
-            "where resource_id = %s and batch_id = %s",
-            (state, result.run_id, resource.id, batch_id),
-        )
-        conn.commit()
+        with conn.transaction():
+            conn.execute(
+                "update governance.batch set audit_state = %s, audit_run_id = %s "
+                "where resource_id = %s and batch_id = %s",
+                (state, result.run_id, resource.id, batch_id),
+            )
+            _set_published(conn, resource, batch_id, published=state != "blocked")
     return result
+
+
+def _set_published(conn: psycopg.Connection, resource, batch_id: str, published: bool) -> None:
+    """Attach or detach the batch's partition of ``raw.<table>``.
+
+    A blocked batch is detached: its rows stay in ``raw`` as a table of their own
+    (``raw.<table>__b<batch>``) for inspection, and nothing that reads ``raw.<table>`` —
+    staging, the libraries — sees them. Releasing it attaches it again.
+    """
+    from psycopg import sql
+
+    from govlake.load.loader import _lock_key, partition_name
+
+    table = resource.raw_table
+    part = partition_name(table, batch_id)
+    conn.execute("select pg_advisory_xact_lock(%s)", (_lock_key(resource),))
+    attached = conn.execute(
+        "select exists (select 1 from pg_inherits i "
+        "join pg_class c on c.oid = i.inhrelid join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = 'raw' and c.relname = %s and i.inhparent = %s::regclass)",
+        (part, f"raw.{table}"),
+    ).fetchone()[0]
+    exists = conn.execute("select to_regclass(%s) is not null", (f"raw.{part}",)).fetchone()[0]
+    if not exists or attached == published:
+        return
+    if published:
+        conn.execute(
+            sql.SQL("alter table raw.{} attach partition raw.{} for values in ({})").format(
+                sql.Identifier(table), sql.Identifier(part), sql.Literal(batch_id)
+            )
+        )
+    else:
+        conn.execute(
+            sql.SQL("alter table raw.{} detach partition raw.{}").format(
+                sql.Identifier(table), sql.Identifier(part)
+            )
+        )
+
+
+def release_batch(resource_id: str, batch_id: str, reason: str, by: str | None = None) -> None:
+    """Let a blocked batch flow on after all (a person decided the block was wrong, or the
+    rule's threshold is): the partition is attached again, the decision recorded."""
+    from govlake.quality.workorders import actor
+
+    resource = default_catalog().resource(resource_id)
+    with connect() as conn, conn.transaction():
+        row = conn.execute(
+            "select audit_state from governance.batch where resource_id = %s and batch_id = %s",
+            (resource.id, batch_id),
+        ).fetchone()
+        if row is None:
+            raise KeyError(f"没有批次 no batch {batch_id} of {resource.id}")
+        if row[0] != "blocked":
+            raise ValueError(
+                f"批次未被阻断 batch {batch_id} of {resource.id} is {row[0]}, not blocked"
+            )
+        _set_published(conn, resource, batch_id, published=True)
+        conn.execute(
+            "update governance.batch set audit_state = 'warned', message = %s "
+            "where resource_id = %s and batch_id = %s",
+            (f"放行 released by {actor(by)}: {reason}", resource.id, batch_id),
+        )
 
 
 def audit_library(table: str, business_date: date, trigger: str = "libraries") -> AuditResult:

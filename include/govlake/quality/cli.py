@@ -169,6 +169,23 @@ def run_command(
         raise typer.Exit(2)
 
 
+@app.command("release")
+def release_command(
+    resource: Annotated[str, typer.Argument(help="the resource, e.g. civil.low_income")],
+    batch: Annotated[str, typer.Argument(help="the blocked batch id")],
+    reason: Annotated[str, typer.Option(help="why it may flow on (recorded)")],
+    by: Annotated[str | None, typer.Option(help="who decides (default: GOVLAKE_USER)")] = None,
+) -> None:
+    """放行 Let a blocked batch flow on after all (attached to raw again; recorded)."""
+    from govlake.quality.audit import release_batch
+
+    try:
+        release_batch(resource, batch, reason, by)
+    except (KeyError, ValueError) as error:
+        _fail(str(error.args[0]))
+    console.print(f"[green]✓[/green] {resource} {batch} 已放行 released: {reason}")
+
+
 def _print_results(results) -> None:
     table = Table(title="审计结果 audit results")
     for heading in ("表 table", "批次 batch", "规则 rules", "未通过 failed", "阻断 blocking",

@@ -263,12 +263,7 @@ def generated_rules(catalog: Catalog, standards_root: Path | None = None) -> lis
                         dimension="accuracy",
                         severity="warning",
                         expectation_type="UnexpectedRowsExpectation",
-                        kwargs={
-                            "unexpected_rows_query": (
-                                f"select * from {{batch}} where {function}({_quote(f.name)}) "
-                                "is not null"
-                            )
-                        },
+                        kwargs={"unexpected_rows_query": (_check_query(function, f.name))},
                         description_zh=f"{zh}：{f.name} 通过{what}",
                         description_en=f"{en}: {f.name} passes its check ({element.check})",
                         **common,
@@ -309,6 +304,15 @@ def generated_rules(catalog: Catalog, standards_root: Path | None = None) -> lis
                 )
             )
     return rules
+
+
+def _check_query(function: str, column: str) -> str:
+    """Rows whose present value fails the check (an empty value is completeness' business)."""
+    quoted = _quote(column)
+    return (
+        f"select * from {{batch}} where {quoted} is not null and btrim({quoted}) <> '' "
+        f"and {function}({quoted}) is not null"
+    )
 
 
 def _quote(identifier: str) -> str:
@@ -515,7 +519,7 @@ def _rule(entry, *, table, department, stage, key, resource, where, standards_ro
         if algorithm not in CHECK_FUNCTIONS:
             raise RuleConfigError(f"{where}: algorithm must be one of {', '.join(CHECK_FUNCTIONS)}")
         function = CHECK_FUNCTIONS[algorithm][0]
-        query = f"select * from {{batch}} where {function}({_quote(column)}) is not null"
+        query = _check_query(function, column)
         return [make(column, "UnexpectedRowsExpectation", {"unexpected_rows_query": query}, column)]
     if template == "uniqueness":
         columns = entry.get("columns") or [required("column")]
@@ -539,7 +543,10 @@ def _rule(entry, *, table, department, stage, key, resource, where, standards_ro
             raise RuleConfigError(f"{where}: to is <schema>.<table>.<column>")
         schema, other, other_column = target.split(".")
         query = (
-            f"select * from {{batch}} b where b.{_quote(column)} is not null and not exists "
+            # {batch} is a table or an aliased subquery, depending on how GX renders the
+            # audited rows: wrapped, it takes an alias of ours in both cases
+            f"select * from (select * from {{batch}}) as b where b.{_quote(column)} is not null "
+            "and not exists "
             f"(select 1 from {_quote(schema)}.{_quote(other)} t "
             f"where t.{_quote(other_column)} = b.{_quote(column)})"
         )
@@ -586,6 +593,13 @@ def _rule(entry, *, table, department, stage, key, resource, where, standards_ro
         query = f"select * from {{batch}} where {required('condition')}"
     if "{batch}" not in query:
         raise RuleConfigError(f"{where}: the query must read the audited rows as {{batch}}")
+    if re.search(
+        r"\{batch\}\s+(as\s+)?(?!where\b|join\b|left\b|group\b|order\b)[a-z_]", query, re.I
+    ):
+        raise RuleConfigError(
+            f"{where}: to give the audited rows an alias write "
+            "`(select * from {batch}) as <alias>`: GX may render {batch} as an aliased subquery"
+        )
     column = entry.get("column")
     return [make(name, "UnexpectedRowsExpectation", {"unexpected_rows_query": query}, column)]
 
