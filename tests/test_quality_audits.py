@@ -120,6 +120,24 @@ def test_audits_find_every_kind_of_injected_defect(audited_city):
     for kind, value in recall.items():
         assert value >= 0.99, (kind, value, missed[kind][:5])
 
+    # the load gate's rules account for every quarantined row of every batch audit
+    with connect() as conn:
+        gates = conn.execute(
+            "select b.resource_id, b.batch_id, b.extract_quarantined, b.load_quarantined, "
+            "max(q.failed) filter (where q.rule_id like '%%:gate:rows'), "
+            "max(q.failed) filter (where q.rule_id like '%%:gate:required'), "
+            "max(q.failed) filter (where q.rule_id like '%%:gate:types') "
+            "from governance.batch b join governance.quality_run r "
+            "on r.resource_id = b.resource_id and r.batch_id = b.batch_id and r.trigger = 'batch' "
+            "join governance.quality_result q on q.run_id = r.run_id "
+            "group by 1, 2, 3, 4"
+        ).fetchall()
+    assert len(gates) == 12 * len(DAYS)
+    for resource_id, batch_id, extract_q, load_q, rows, required, types in gates:
+        assert rows == extract_q, (resource_id, batch_id)
+        assert max(required, types) <= load_q <= required + types, (resource_id, batch_id)
+    assert sum(g[2] + g[3] for g in gates) > 0
+
     # warnings pass: no batch of the defective city is blocked, and failing rules opened
     # one work order each, assigned to the owning department, however many days they fail
     with connect() as conn:
@@ -242,6 +260,21 @@ def test_a_blocking_failure_stops_the_batch_from_flowing_on(platform, department
         ).fetchone()
     assert staged == (5, loaded.batch_id)
     assert state == "warned" and "released by tester" in message
+
+    # the nightly re-audit records the failure again but does not undo the decision
+    nightly = audit_batch(resource_id, loaded.batch_id, day2, trigger="schedule")
+    assert [o.rule_id for o in nightly.blocking_failed] == [
+        "raw.civil__low_income:fluctuation:row_count"
+    ]
+    with connect() as conn:
+        state = conn.execute(
+            "select audit_state from governance.batch where resource_id = %s and batch_id = %s",
+            (resource_id, loaded.batch_id),
+        ).fetchone()[0]
+        visible = conn.execute(
+            "select count(*) from raw.civil__low_income where _batch_id = %s", (loaded.batch_id,)
+        ).fetchone()[0]
+    assert (state, visible) == ("warned", 5)
 
 
 def test_through_airflow_a_blocked_batch_fails_its_dag_and_announces_nothing(

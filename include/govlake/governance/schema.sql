@@ -181,6 +181,10 @@ create table if not exists governance.quality_run (
     message         text
 );
 create index if not exists quality_run_table on governance.quality_run (table_name, business_date);
+-- batch: a raw batch's own rules; library: a table's rules after a build (and a raw
+-- table's delivery): scores take the latest run per table and stage
+select governance.add_column_if_missing(
+    'quality_run', 'stage', 'text check (stage in (''batch'', ''library''))');
 
 create table if not exists governance.quality_result (
     run_id       text not null references governance.quality_run (run_id) on delete cascade,

@@ -61,6 +61,7 @@ class AuditResult:
     outcomes: list[RuleOutcome]
     rows_audited: int | None = None
     data_docs: str | None = None
+    stage: str = "batch"
     work_orders: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -173,9 +174,12 @@ def _gate_outcomes(
         stage, reason = row[0], row[1]
         if stage == "extract":
             by_gate["rows"].append(row)
-        elif "必填" in reason:
+            continue
+        # a row may break several gates (an empty required field and a bad date): it
+        # counts in each
+        if "必填" in reason:
             by_gate["required"].append(row)
-        else:
+        if "不是有效" in reason or "空字符" in reason:
             by_gate["types"].append(row)
     outcomes = []
     for rule in rules:
@@ -191,11 +195,27 @@ def _gate_outcomes(
                 success=not hits,
                 evaluated=max(delivered, len(hits)),
                 failed=len(hits),
-                samples=[h[1][:200] for h in hits[:SAMPLE_SIZE]],
+                samples=[_gate_sample(rule.kwargs["gate"], h) for h in hits[:SAMPLE_SIZE]],
                 failing_keys=keys,
             )
         )
     return outcomes
+
+
+_GATE_SAMPLE = {
+    "rows": "无法解析的行（格式或编码） unparseable row (format or encoding)",
+    "required": "必填字段为空 required field empty",
+    "types": "字段值不符合类型 value not of its type",
+}
+
+
+def _gate_sample(gate: str, hit: tuple) -> str:
+    """Where a quarantined row failed, without its values: a quarantine reason may quote
+    the rejected value, and the sample is shown to everyone who reads the results (the
+    value itself stays in the quarantine, for those entitled to it)."""
+    _stage, _reason, field, source_file, source_row, _record = hit
+    where = f"{source_file or '?'} row {source_row}" if source_row else (source_file or "?")
+    return f"{where}: {_GATE_SAMPLE[gate]}" + (f" [{field}]" if field else "")
 
 
 def _delivered_outcome(conn: psycopg.Connection, rule: Rule, business_date: date) -> RuleOutcome:
@@ -252,12 +272,13 @@ def _record(
     with conn.transaction():
         conn.execute(
             "insert into governance.quality_run (run_id, suite, table_name, resource_id, "
-            "batch_id, trigger, business_date, started_at, finished_at, rows_audited, rules, "
-            "rules_failed, blocking_failed, success, gx_result_id, data_docs, message) values "
-            "(%s, %s, %s, %s, %s, %s, %s, %s, now(), %s, %s, %s, %s, %s, %s, %s, %s)",
+            "batch_id, trigger, stage, business_date, started_at, finished_at, rows_audited, "
+            "rules, rules_failed, blocking_failed, success, gx_result_id, data_docs, message) "
+            "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, clock_timestamp(), %s, %s, %s, %s, %s, "
+            "%s, %s, %s)",
             (
                 result.run_id, result.suite, result.table, result.resource_id, result.batch_id,
-                result.trigger, result.business_date, started, result.rows_audited,
+                result.trigger, result.stage, result.business_date, started, result.rows_audited,
                 len(result.outcomes), len(failed), len(result.blocking_failed), result.success,
                 gx_result_id, result.data_docs, result.reasons() or None,
             ),
@@ -334,6 +355,7 @@ def _audit(
     resource_id: str | None = None,
     batch_id: str | None = None,
     where: str | None = None,
+    stage: str = "batch",
 ) -> AuditResult:
     started = datetime.now().astimezone()
     _ensure_check_functions(conn)
@@ -349,7 +371,7 @@ def _audit(
     result = AuditResult(
         run_id=run_id, suite=table, table=table, trigger=trigger, business_date=business_date,
         resource_id=resource_id, batch_id=batch_id, rules={r.rule_id: r for r in rules},
-        outcomes=outcomes, rows_audited=rows, data_docs=docs,
+        outcomes=outcomes, rows_audited=rows, data_docs=docs, stage=stage,
     )  # fmt: skip
     _record(conn, result, started, gx_id)
     result.work_orders = _sync_work_orders(conn, run_id)
@@ -367,7 +389,6 @@ def _ensure_check_functions(conn: psycopg.Connection) -> None:
         from govlake.standards.check_sql import apply_check_functions
 
         apply_check_functions(conn)
-        conn.commit()
 
 
 def _sync_work_orders(conn: psycopg.Connection, run_id: str) -> dict[str, Any]:
@@ -419,25 +440,35 @@ def _stored_kwargs(rule: Rule) -> dict[str, Any]:
 def audit_batch(
     resource_id: str, batch_id: str, business_date: date, trigger: str = "batch"
 ) -> AuditResult:
-    """Audit one loaded raw batch; mark it passed, warned or blocked."""
+    """Audit one loaded raw batch and record the results.
+
+    At the hand-over (``trigger="batch"``, the ingestion DAG's ``audit`` task) the audit
+    also decides whether the batch flows on: passed, warned or blocked (detached from
+    ``raw``). A re-audit — nightly, on demand — records results and work orders only: it
+    never blocks or releases a batch behind the back of whoever decided about it.
+    """
     resource = default_catalog().resource(resource_id)
     table = f"raw.{resource.raw_table}"
     rules = [r for r in all_rules() if r.table == table and r.stage == "batch"]
-    with connect() as conn:
+    # autocommit: each step commits at once, so no lock is held while GX runs
+    with connect(autocommit=True) as conn:
         ensure_schema(conn)
         sync_rules(conn)
         result = _audit(
             conn, table, rules, business_date, trigger,
             resource_id=resource.id, batch_id=batch_id, where=_batch_where(batch_id),
         )  # fmt: skip
-        state = "blocked" if result.blocking_failed else ("warned" if result.failed else "passed")
-        with conn.transaction():
-            conn.execute(
-                "update governance.batch set audit_state = %s, audit_run_id = %s "
-                "where resource_id = %s and batch_id = %s",
-                (state, result.run_id, resource.id, batch_id),
+        if trigger == "batch":
+            state = (
+                "blocked" if result.blocking_failed else ("warned" if result.failed else "passed")
             )
-            _set_published(conn, resource, batch_id, published=state != "blocked")
+            with conn.transaction():
+                conn.execute(
+                    "update governance.batch set audit_state = %s, audit_run_id = %s "
+                    "where resource_id = %s and batch_id = %s",
+                    (state, result.run_id, resource.id, batch_id),
+                )
+                _set_published(conn, resource, batch_id, published=state != "blocked")
     return result
 
 
@@ -509,10 +540,11 @@ def audit_library(table: str, business_date: date, trigger: str = "libraries") -
     if not rules:
         raise KeyError(f"没有规则 no library-stage rules for {table}")
     resource_id = rules[0].resource_id if table.startswith("raw.") else None
-    with connect() as conn:
+    with connect(autocommit=True) as conn:
         ensure_schema(conn)
-        result = _audit(conn, table, rules, business_date, trigger, resource_id=resource_id)
-        conn.commit()
+        result = _audit(
+            conn, table, rules, business_date, trigger, resource_id=resource_id, stage="library"
+        )
     return result
 
 

@@ -334,7 +334,7 @@ TEMPLATE_KEYS = {
     "completeness": {"columns", "column", "mostly"},
     "format": {"column", "pattern", "mostly"},
     "value_domain": {"column", "code_set", "values", "min", "max", "mostly"},
-    "check_algorithm": {"column", "algorithm", "mostly"},
+    "check_algorithm": {"column", "algorithm"},  # a SQL rule: GX takes no "mostly" there
     "uniqueness": {"columns", "column"},
     "referential": {"column", "to"},
     "fluctuation": {"metric", "window", "tolerance"},

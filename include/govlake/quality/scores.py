@@ -33,8 +33,8 @@ WEIGHTS = {"blocking": 3, "warning": 1}
 
 # The stage a run audits: from its trigger, else from its table's schema.
 _RUN_STAGE = (
-    "case r.trigger when 'batch' then 'batch' when 'libraries' then 'library' "
-    "else case when r.table_name like 'raw.%%' then 'batch' else 'library' end end"
+    "coalesce(r.stage, case r.trigger when 'batch' then 'batch' when 'libraries' then 'library' "
+    "else case when r.table_name like 'raw.%%' then 'batch' else 'library' end end)"
 )
 
 # The results that count for a business day, one row per (table, rule): a CTE body.

@@ -353,7 +353,7 @@ def broker_url(start: bool = True) -> str:
     broker = ensure_embedded_broker() if start else embedded_broker()
     if broker is None:
         raise BrokerError(
-            "no MQTT broker: set GOVLAKE_MQTT_URL (mqtt://host:1883, credentials as user-info) or start "
-            "the embedded one (govlake.stream.broker.ensure_embedded_broker)"
+            "no MQTT broker: set GOVLAKE_MQTT_URL (mqtt://host:1883, credentials as user-info) "
+            "or start the embedded one (govlake.stream.broker.ensure_embedded_broker)"
         )
     return broker.url
