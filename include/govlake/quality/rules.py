@@ -93,216 +93,114 @@ def _element_ranges(standards_root: Path | None = None) -> dict[str, tuple[Any, 
     }
 
 
-def _base(resource: Resource, table: str) -> dict[str, Any]:
-    return {
-        "table": table,
-        "department": resource.department,
-        "resource_id": resource.id,
-        "key_columns": tuple(resource.extract.primary_key),
-        "origin": "generated",
-        "stage": "batch",
-    }
+def _resource_rules(resource: Resource, standards_root: Path | None) -> list[Rule]:
+    """The generated rules of one resource's raw table."""
+    table = f"raw.{resource.raw_table}"
+    zh, en = resource.name_zh, resource.name_en
+    keys = tuple(resource.extract.primary_key)
+    rules: list[Rule] = []
+
+    def add(
+        id_part: str,
+        name: str,
+        template: str,
+        dimension: str,
+        severity: str,
+        expectation_type: str,
+        kwargs: dict,
+        text_zh: str,
+        text_en: str,
+        *,
+        column: str | None = None,
+        stage: str = "batch",
+        options: dict | None = None,
+    ):
+        rules.append(Rule(
+            rule_id=_rule_id(table, id_part, name), table=table, department=resource.department,
+            template=template, dimension=dimension, severity=severity,
+            expectation_type=expectation_type, kwargs=kwargs,
+            description_zh=f"{zh}：{text_zh}", description_en=f"{en}: {text_en}",
+            origin="generated", stage=stage, column=column, resource_id=resource.id,
+            sensitivity=resource.field(column).grade if column else "L1", key_columns=keys,
+            options=options or {},
+        ))  # fmt: skip
+
+    add("schema", "declared_columns", "schema", "normativity", "warning",
+        "UnexpectedRowsExpectation",
+        {"unexpected_rows_query": "select * from {batch} where _extra is not null"},
+        "来源不应出现目录未登记的列", "no column the catalog does not declare")  # fmt: skip
+    # the load gate: rows the loader quarantined, by cause (evaluated from the quarantine)
+    for gate, template, dimension, gate_zh, gate_en in (
+        ("rows", "format", "normativity", "来源行可解析（格式、编码）",
+         "source rows parse (format, encoding)"),
+        ("required", "completeness", "completeness", "必填字段非空", "required fields are present"),
+        ("types", "format", "accuracy", "字段值符合类型（日期、数值）",
+         "values are of their type (dates, numbers)"),
+    ):  # fmt: skip
+        add("gate", gate, template, dimension, "warning", LOAD_GATE, {"gate": gate},
+            f"入库校验——{gate_zh}，否则隔离",
+            f"load gate — {gate_en}, else quarantined")  # fmt: skip
+    for key in keys:
+        add("completeness", key, "completeness", "completeness", "blocking",
+            "ExpectColumnValuesToNotBeNull", {"column": key}, f"主键 {key} 非空",
+            f"primary key {key} is present", column=key)  # fmt: skip
+    if len(keys) == 1:
+        add("uniqueness", keys[0], "uniqueness", "accuracy", "blocking",
+            "ExpectColumnValuesToBeUnique", {"column": keys[0]}, f"主键 {keys[0]} 在批次内唯一",
+            f"primary key {keys[0]} is unique in a batch", column=keys[0])  # fmt: skip
+    ranges = _element_ranges(standards_root)
+    for f in resource.fields:
+        element, name = f.element, f.name
+        if f.required and name not in keys:
+            add("completeness", name, "completeness", "completeness", "warning",
+                "ExpectColumnValuesToNotBeNull", {"column": name},
+                f"必填字段 {name}（{element.name_zh}）非空", f"required {name} is present",
+                column=name)  # fmt: skip
+        if element.pattern and f.type == "string":
+            add("format", name, "format", "normativity", "warning",
+                "ExpectColumnValuesToMatchRegex", {"column": name, "regex": element.pattern},
+                f"{name} 符合数据元 {element.id} 的格式", f"{name} matches {element.id}'s format",
+                column=name)  # fmt: skip
+        if element.code_set:
+            values = _code_values(element.code_set, standards_root)
+            add("value_domain", name, "value_domain", "normativity", "warning",
+                "ExpectColumnValuesToBeInSet", {"column": name, "value_set": values},
+                f"{name} 取自代码集 {element.code_set}",
+                f"{name} is a code of {element.code_set}", column=name)  # fmt: skip
+        if element.id in ranges and f.type in ("integer", "decimal"):
+            low, high = ranges[element.id]
+            bounds = {k: v for k, v in (("min_value", low), ("max_value", high)) if v is not None}
+            add("value_domain", name, "value_domain", "accuracy", "warning",
+                "ExpectColumnValuesToBeBetween", {"column": name, **bounds},
+                f"{name} 在数据元 {element.id} 的取值范围内",
+                f"{name} within {element.id}'s range", column=name)  # fmt: skip
+        if element.check in CHECK_FUNCTIONS:
+            function, what = CHECK_FUNCTIONS[element.check]
+            add("check_algorithm", name, "check_algorithm", "accuracy", "warning",
+                "UnexpectedRowsExpectation",
+                {"unexpected_rows_query": _check_query(function, name)},
+                f"{name} 通过{what}", f"{name} passes its check ({element.check})",
+                column=name)  # fmt: skip
+    # delivery: evaluated from the batch ledger by the library-stage (nightly) audits
+    add("timeliness", "delivered", "timeliness", "accessibility", "warning", BATCH_DELIVERED,
+        {}, f"业务日的批次已从{resource.system.name_zh}取得并入库",
+        "the business day's batch was read from its source and loaded",
+        stage="library")  # fmt: skip
+    if resource.extract.mode == "full":
+        add("fluctuation", "row_count", "fluctuation", "completeness", "blocking",
+            "ExpectTableRowCountToBeBetween", _fluctuation_kwargs(table, "row_count"),
+            "全量批次行数在近 7 批的 ±30% 内",
+            "a full snapshot's rows within ±30% of the last 7 batches",
+            options={"window": 7, "tolerance": 0.3,
+                     "parameter": _parameter_name(table, "row_count")})  # fmt: skip
+    return rules
 
 
 def generated_rules(catalog: Catalog, standards_root: Path | None = None) -> list[Rule]:
     """The rules every raw batch of every catalog resource is audited with."""
     rules: list[Rule] = []
-    ranges = _element_ranges(standards_root)
     for resource in sorted(catalog.resources.values(), key=lambda r: r.id):
-        table = f"raw.{resource.raw_table}"
-        base = _base(resource, table)
-        zh, en = resource.name_zh, resource.name_en
-        rules.append(
-            Rule(
-                rule_id=_rule_id(table, "schema", "declared_columns"),
-                template="schema",
-                dimension="normativity",
-                severity="warning",
-                expectation_type="UnexpectedRowsExpectation",
-                kwargs={"unexpected_rows_query": "select * from {batch} where _extra is not null"},
-                description_zh=f"{zh}：来源不应出现目录未登记的列",
-                description_en=f"{en}: no column the catalog does not declare",
-                **base,
-            )
-        )
-        for gate, dimension, gate_zh, gate_en in (
-            (
-                "rows",
-                "normativity",
-                "来源行可解析（格式、编码）",
-                "source rows parse (format, encoding)",
-            ),
-            ("required", "completeness", "必填字段非空", "required fields are present"),
-            (
-                "types",
-                "accuracy",
-                "字段值符合类型（日期、数值）",
-                "values are of their type (dates, numbers)",
-            ),
-        ):
-            rules.append(
-                Rule(
-                    rule_id=_rule_id(table, "gate", gate),
-                    template="completeness" if gate == "required" else "format",
-                    dimension=dimension,
-                    severity="warning",
-                    expectation_type=LOAD_GATE,
-                    kwargs={"gate": gate},
-                    description_zh=f"{zh}：入库校验——{gate_zh}，否则隔离",
-                    description_en=f"{en}: load gate — {gate_en}, else quarantined",
-                    **base,
-                )
-            )
-        for key in resource.extract.primary_key:
-            rules.append(
-                Rule(
-                    rule_id=_rule_id(table, "completeness", key),
-                    template="completeness",
-                    dimension="completeness",
-                    severity="blocking",
-                    expectation_type="ExpectColumnValuesToNotBeNull",
-                    kwargs={"column": key},
-                    description_zh=f"{zh}：主键 {key} 非空",
-                    description_en=f"{en}: primary key {key} is present",
-                    column=key,
-                    sensitivity=resource.field(key).grade,
-                    **base,
-                )
-            )
-        if len(resource.extract.primary_key) == 1:
-            (key,) = resource.extract.primary_key
-            rules.append(
-                Rule(
-                    rule_id=_rule_id(table, "uniqueness", key),
-                    template="uniqueness",
-                    dimension="accuracy",
-                    severity="blocking",
-                    expectation_type="ExpectColumnValuesToBeUnique",
-                    kwargs={"column": key},
-                    description_zh=f"{zh}：主键 {key} 在批次内唯一",
-                    description_en=f"{en}: primary key {key} is unique in a batch",
-                    column=key,
-                    sensitivity=resource.field(key).grade,
-                    **base,
-                )
-            )
-        for f in resource.fields:
-            element = f.element
-            common = {**base, "column": f.name, "sensitivity": f.grade}
-            if f.required and f.name not in resource.extract.primary_key:
-                rules.append(
-                    Rule(
-                        rule_id=_rule_id(table, "completeness", f.name),
-                        template="completeness",
-                        dimension="completeness",
-                        severity="warning",
-                        expectation_type="ExpectColumnValuesToNotBeNull",
-                        kwargs={"column": f.name},
-                        description_zh=f"{zh}：必填字段 {f.name}（{element.name_zh}）非空",
-                        description_en=f"{en}: required {f.name} is present",
-                        **common,
-                    )
-                )
-            if element.pattern and f.type == "string":
-                rules.append(
-                    Rule(
-                        rule_id=_rule_id(table, "format", f.name),
-                        template="format",
-                        dimension="normativity",
-                        severity="warning",
-                        expectation_type="ExpectColumnValuesToMatchRegex",
-                        kwargs={"column": f.name, "regex": element.pattern},
-                        description_zh=f"{zh}：{f.name} 符合数据元 {element.id} 的格式",
-                        description_en=f"{en}: {f.name} matches {element.id}'s format",
-                        **common,
-                    )
-                )
-            if element.code_set:
-                rules.append(
-                    Rule(
-                        rule_id=_rule_id(table, "value_domain", f.name),
-                        template="value_domain",
-                        dimension="normativity",
-                        severity="warning",
-                        expectation_type="ExpectColumnValuesToBeInSet",
-                        kwargs={
-                            "column": f.name,
-                            "value_set": _code_values(element.code_set, standards_root),
-                        },
-                        description_zh=f"{zh}：{f.name} 取自代码集 {element.code_set}",
-                        description_en=f"{en}: {f.name} is a code of {element.code_set}",
-                        **common,
-                    )
-                )
-            if element.id in ranges and f.type in ("integer", "decimal"):
-                low, high = ranges[element.id]
-                kwargs = {"column": f.name}
-                if low is not None:
-                    kwargs["min_value"] = low
-                if high is not None:
-                    kwargs["max_value"] = high
-                rules.append(
-                    Rule(
-                        rule_id=_rule_id(table, "value_domain", f.name),
-                        template="value_domain",
-                        dimension="accuracy",
-                        severity="warning",
-                        expectation_type="ExpectColumnValuesToBeBetween",
-                        kwargs=kwargs,
-                        description_zh=f"{zh}：{f.name} 在数据元 {element.id} 的取值范围内",
-                        description_en=f"{en}: {f.name} within {element.id}'s range",
-                        **common,
-                    )
-                )
-            if element.check in CHECK_FUNCTIONS:
-                function, what = CHECK_FUNCTIONS[element.check]
-                rules.append(
-                    Rule(
-                        rule_id=_rule_id(table, "check_algorithm", f.name),
-                        template="check_algorithm",
-                        dimension="accuracy",
-                        severity="warning",
-                        expectation_type="UnexpectedRowsExpectation",
-                        kwargs={"unexpected_rows_query": (_check_query(function, f.name))},
-                        description_zh=f"{zh}：{f.name} 通过{what}",
-                        description_en=f"{en}: {f.name} passes its check ({element.check})",
-                        **common,
-                    )
-                )
-        rules.append(
-            Rule(
-                rule_id=_rule_id(table, "timeliness", "delivered"),
-                template="timeliness",
-                dimension="accessibility",
-                severity="warning",
-                expectation_type=BATCH_DELIVERED,
-                kwargs={},
-                description_zh=f"{zh}：业务日的批次已从{resource.system.name_zh}取得并入库",
-                description_en=f"{en}: the business day's batch was read from "
-                "its source and loaded",
-                **{**base, "stage": "library"},
-            )
-        )
-        if resource.extract.mode == "full":
-            rules.append(
-                Rule(
-                    rule_id=_rule_id(table, "fluctuation", "row_count"),
-                    template="fluctuation",
-                    dimension="completeness",
-                    severity="blocking",
-                    expectation_type="ExpectTableRowCountToBeBetween",
-                    kwargs=_fluctuation_kwargs(table, "row_count"),
-                    options={
-                        "window": 7,
-                        "tolerance": 0.3,
-                        "parameter": _parameter_name(table, "row_count"),
-                    },
-                    description_zh=f"{zh}：全量批次行数在近 7 批的 ±30% 内",
-                    description_en=f"{en}: a full snapshot's rows within ±30% "
-                    "of the last 7 batches",
-                    **base,
-                )
-            )
+        rules += _resource_rules(resource, standards_root)
     return rules
 
 
