@@ -15,7 +15,10 @@ def test_generated_sources_and_seed_links_are_up_to_date():
 
 def test_every_catalog_resource_is_a_dbt_source_with_freshness(dbt_manifest):
     manifest = json.loads(dbt_manifest.read_text())
-    sources = {s["identifier"]: s for s in manifest["sources"].values()}
+    # the batch resources of the catalog (the sensor streams' tables have their own test)
+    sources = {
+        s["identifier"]: s for s in manifest["sources"].values() if s["source_name"] != "sensor"
+    }
     catalog = load_catalog()
     assert set(sources) == {r.raw_table for r in catalog.resources.values()}
     for resource in catalog.resources.values():

@@ -4,11 +4,16 @@ dbt reads the warehouse connection from ``GOVLAKE_DBT_*`` environment variables 
 module derives from the platform's configuration, so dbt, Airflow and the CLI always
 point at the same PostgreSQL. ``models/staging/<department>/_<department>__sources.yml``
 are generated from the catalog (``govlake dbt sources``) and a test fails when a
-committed file differs from what the catalog says.
+committed file differs from what the catalog says. The sensor sources
+(``models/staging/sensor/_sensor__sources.yml``, the ``raw.sensor__<kind>`` tables of
+``govlake.stream.load``) and the device fleet seed (``seeds/sensor/sensor_device.csv``) are
+generated the same way from the device catalog ``include/catalog/devices.yaml``.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import subprocess
 import sys
@@ -174,11 +179,139 @@ def sync_seed_links() -> list[Path]:
     return changed
 
 
+SENSOR_STAGING_DIR = STAGING_DIR / "sensor"
+SENSOR_DEVICE_SEED = SEED_DIR / "sensor" / "sensor_device.csv"
+# readings arrive every minute (air) or five (gauges, poles) and load per micro-batch
+SENSOR_FRESHNESS = ({"count": 30, "period": "minute"}, {"count": 2, "period": "hour"})
+SENSOR_DEVICE_COLUMNS = ("device_id", "kind", "name_zh", "town_code", "town_name", "longitude",
+                         "latitude", "install_date", "owner", "river", "warning_level",
+                         "danger_level", "interval_seconds")  # fmt: skip
+_GENERATED_FROM_DEVICES = (
+    "# GENERATED from include/catalog/devices.yaml by `govlake dbt sync` — do not edit by\n"
+    "# hand; change the device catalog and regenerate (a test fails when this file is stale).\n"
+)
+
+
+def _column(name: str, description: str, data_type: str, **meta) -> dict:
+    entry = {"name": name, "description": description, "data_type": data_type}
+    return {**entry, "meta": meta} if meta else entry
+
+
+def sensor_documents() -> dict[Path, str]:
+    """From the device catalog: the dbt sources of ``raw.sensor__<kind>`` (columns and
+    types exactly as ``govlake.stream.load`` creates them) and the fleet seed."""
+    from govlake.sensors.devices import default_device_catalog
+    from govlake.stream.devices import from_catalog, kind_metrics
+    from govlake.stream.landing import metric_columns
+
+    catalog = default_device_catalog()
+    columns_by_kind = {
+        kind: metric_columns(metrics)
+        for kind, metrics in kind_metrics(from_catalog(catalog.devices, catalog.kinds)).items()
+    }
+    tables = []
+    for code, kind in catalog.kinds.items():
+        owners = sorted({d.owner for d in catalog.by_kind(code)})
+        metric_entries = []
+        for metric in kind.metrics:
+            if metric.type == "state":
+                valid = ", ".join(f"{k} {v}" for k, v in sorted(metric.states.items()))
+            else:
+                valid = f"{metric.min:g} – {metric.max:g} {metric.unit}"
+            metric_entries.append(
+                _column(
+                    metric.name,
+                    f"{metric.name_zh} · {metric.name_en}（{valid}）",
+                    columns_by_kind[code][metric.name],
+                    metric_type=metric.type,
+                    **({"unit": metric.unit} if metric.unit else {}),
+                )
+            )
+        warn, error = SENSOR_FRESHNESS
+        tables.append(
+            {
+                "name": f"sensor__{code}",
+                "description": (
+                    f"{kind.name_zh} · {kind.name_en} — 每条读数一行（msg_id），每 "
+                    f"{kind.interval_seconds} 秒一条；越界读数已在入湖时隔离 · one row per "
+                    f"reading (msg_id), one every {kind.interval_seconds} s per device; "
+                    f"out-of-range readings were quarantined when landed."
+                ),
+                "meta": {
+                    "kind": code,
+                    "interval_seconds": kind.interval_seconds,
+                    "owner": ", ".join(owners),
+                    "catalog_file": "include/catalog/devices.yaml",
+                },
+                "loaded_at_field": "_loaded_at",
+                "freshness": {"warn_after": dict(warn), "error_after": dict(error)},
+                "columns": [
+                    _column(
+                        "msg_id",
+                        "消息编号（设备编号-序号，主键） · message id "
+                        "(<device_id>-<seq>, primary key)",
+                        "text",
+                    ),
+                    _column("device_id", "设备编号 · device id", "text"),
+                    _column("seq", "设备消息序号 · the device's message counter", "bigint"),
+                    _column("observed_at", "观测时间 · when observed", "timestamp with time zone"),
+                    _column(
+                        "received_at",
+                        "接收时间 · when the consumer received it",
+                        "timestamp with time zone",
+                    ),
+                    *metric_entries,
+                    _column("_batch_id", "微批次（血缘） · micro-batch (lineage)", "text"),
+                    _column(
+                        "_loaded_at", "入库时间 · when loaded into raw", "timestamp with time zone"
+                    ),
+                ],
+            }
+        )
+    document = {
+        "version": 2,
+        "sources": [
+            {
+                "name": "sensor",
+                "description": (
+                    "物联感知设备读数（MQTT 微批次，govlake.stream.load 入库） · sensor "
+                    "readings, loaded per micro-batch by govlake.stream.load."
+                ),
+                "schema": "raw",
+                "tables": tables,
+            }
+        ],
+    }
+    sources = _GENERATED_FROM_DEVICES + yaml.safe_dump(
+        document, allow_unicode=True, sort_keys=False, width=100
+    )
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(SENSOR_DEVICE_COLUMNS)
+    for d in catalog.devices:
+        writer.writerow(
+            [d.device_id, d.kind, d.name_zh, d.town_code, d.town_name, d.longitude, d.latitude,
+             d.install_date.isoformat(), d.owner, d.river or "",
+             "" if d.warning_level is None else d.warning_level,
+             "" if d.danger_level is None else d.danger_level,
+             catalog.kinds[d.kind].interval_seconds]
+        )  # fmt: skip
+    return {
+        SENSOR_STAGING_DIR / "_sensor__sources.yml": sources,
+        SENSOR_DEVICE_SEED: buffer.getvalue(),
+    }
+
+
+def generated_documents(catalog: Catalog) -> dict[Path, str]:
+    """Every generated dbt file: the catalog's sources, the sensor sources and fleet seed."""
+    return {**sources_documents(catalog), **sensor_documents()}
+
+
 def out_of_date(catalog: Catalog) -> list[Path]:
-    """Generated dbt files that differ from what the catalog and standards say."""
+    """Generated dbt files that differ from what the catalogs and standards say."""
     stale = [
         path
-        for path, text in sources_documents(catalog).items()
+        for path, text in generated_documents(catalog).items()
         if not path.exists() or path.read_text(encoding="utf-8") != text
     ]
     wanted = seed_links()
@@ -191,7 +324,7 @@ def out_of_date(catalog: Catalog) -> list[Path]:
 
 def write_sources(catalog: Catalog) -> list[Path]:
     written = []
-    for path, text in sources_documents(catalog).items():
+    for path, text in generated_documents(catalog).items():
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             path.write_text(text, encoding="utf-8")
