@@ -84,6 +84,11 @@ bench-ingest: $(STAMP) ## Benchmark ingestion vs psql \copy and pandas to_sql (B
 bench-quality: $(STAMP) ## Benchmark the population suite (GX in PostgreSQL) vs one hand-written SQL query (BENCH_ROWS=1000000)
 	$(BIN)/govlake bench-quality --rows $(BENCH_ROWS)
 
+BENCH_STREAM_ARGS ?=
+.PHONY: bench-stream
+bench-stream: $(STAMP) ## Benchmark the sensor stream: msg/s into the lake, publish→row latency, a consumer crash (BENCH_STREAM_ARGS="--messages 100000")
+	$(BIN)/govlake bench-stream $(BENCH_STREAM_ARGS)
+
 .PHONY: clean
 clean: ## Stop the runtime and delete .govlake/ (keeps .venv)
 	-test -x $(BIN)/govlake && $(BIN)/govlake down

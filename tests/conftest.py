@@ -28,7 +28,7 @@ from psycopg import sql
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="govlake-test-airflow-"))
 os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
 for _key in [k for k in os.environ if k.startswith(("GOVLAKE_", "AIRFLOW_CONN_"))]:
-    if _key not in ("GOVLAKE_TEST_PG_URL", "GOVLAKE_TEST_MARIADB_URL"):
+    if _key not in ("GOVLAKE_TEST_PG_URL", "GOVLAKE_TEST_MARIADB_URL", "GOVLAKE_TEST_MQTT_URL"):
         del os.environ[_key]
 os.environ["GOVLAKE_HOME"] = str(_AIRFLOW_HOME / "govlake-home-unused")
 
@@ -39,6 +39,7 @@ airflow_env.configure()
 
 DEPARTMENT_CONNECTIONS = ("kp_police", "kp_hrss", "kp_tax", "kp_market")
 MARIADB_DEFAULT = "mysql://root@127.0.0.1:3306"
+MQTT_DEFAULT = "mqtt://127.0.0.1:1883"
 
 
 def _free_port() -> int:
@@ -179,6 +180,23 @@ def mariadb_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         with conn.cursor() as cur:
             cur.execute(f"drop database if exists `{name}`")
         conn.close()
+
+
+@pytest.fixture
+def mqtt_url() -> str:
+    """An MQTT broker (``GOVLAKE_TEST_MQTT_URL``, default 127.0.0.1:1883); FAILS (never
+    skips) when it is unreachable. Tests keep apart on it by topic root and client id."""
+    from govlake.stream.broker import reachable
+
+    url = os.environ.get("GOVLAKE_TEST_MQTT_URL", MQTT_DEFAULT)
+    why = reachable(url)
+    if why is not None:
+        pytest.fail(
+            f"an MQTT broker is required for this test and is not reachable at {url} ({why}). "
+            f"Start Mosquitto (`mosquitto -d -c /etc/mosquitto/mosquitto.conf`) or set "
+            f"GOVLAKE_TEST_MQTT_URL to a broker's URL."
+        )
+    return url
 
 
 @pytest.fixture(scope="session")

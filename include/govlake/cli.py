@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import time
@@ -29,6 +30,14 @@ catalog_app = typer.Typer(help="资源目录 The resource catalog.", no_args_is_
 app.add_typer(catalog_app, name="catalog")
 dbt_app = typer.Typer(help="数据库建设 The libraries (dbt).", no_args_is_help=True)
 app.add_typer(dbt_app, name="dbt")
+# `govlake simulate [--scale …]` simulates the departments' systems; `govlake simulate
+# sensors …` the city's sensors on MQTT
+simulate_app = typer.Typer(
+    help="模拟 Simulate Kaiping: the departments' systems, or (`simulate sensors`) its sensors.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+app.add_typer(simulate_app, name="simulate")
 app.add_typer(standards_cli.app, name="standards")
 app.add_typer(quality_cli.app, name="quality")
 app.add_typer(workorder_cli.app, name="workorders")
@@ -59,18 +68,18 @@ def _date_of(day: int | None, on: str | None) -> date:
 
 @app.command()
 def up() -> None:
-    """Start the embedded runtime (PostgreSQL, object store, simulated APIs) as configured."""
+    """Start the embedded runtime (PostgreSQL, object store, APIs, MQTT broker) as configured."""
     from govlake.runtime.services import status
     from govlake.runtime.services import up as start
 
-    start()
+    start(broker=True)
     for key, value in status().items():
         console.print(f"[bold]{key}[/bold]: {value}")
 
 
 @app.command()
 def down() -> None:
-    """Stop what the embedded runtime started (data is kept)."""
+    """Stop what the embedded runtime started, the MQTT broker included (data is kept)."""
     from govlake.runtime.services import down as stop
 
     stop()
@@ -79,7 +88,7 @@ def down() -> None:
 
 @app.command()
 def status() -> None:
-    """Show where the platform's PostgreSQL, object store and APIs are."""
+    """Show where the platform's PostgreSQL, object store, APIs and MQTT broker are."""
     from govlake.runtime.services import status as describe
 
     for key, value in describe().items():
@@ -89,14 +98,18 @@ def status() -> None:
 # --- simulation ------------------------------------------------------------------------
 
 
-@app.command()
+@simulate_app.callback()
 def simulate(
+    context: typer.Context,
     scale: Annotated[int, typer.Option(help="persons on day 1")] = DEMO_SCALE,
     seed: Annotated[int, typer.Option(help="random seed")] = DEMO_SEED,
     day: Annotated[int, typer.Option(help="simulated day (1 = 2026-11-01)")] = 1,
     clean: Annotated[bool, typer.Option("--clean", help="inject no defects")] = False,
 ) -> None:
-    """Write the simulated Kaiping departments' systems as of DAY."""
+    """Write the simulated Kaiping departments' systems as of DAY
+    (`govlake simulate sensors --help`: the sensors instead)."""
+    if context.invoked_subcommand is not None:
+        return
     from govlake.runtime.services import up as start
     from govlake.simulate import simulate as run_simulation
 
@@ -109,6 +122,187 @@ def simulate(
         table.add_row(resource_id, str(rows))
     console.print(table)
     console.print(f"truth file: {result.truth_path}")
+
+
+@simulate_app.command("sensors")
+def simulate_sensors(
+    minutes: Annotated[int, typer.Option(help="simulated minutes of readings")] = 60,
+    speed: Annotated[
+        float,
+        typer.Option(
+            help="simulated seconds per real second (60: an hour a minute; 0: as fast as possible)"
+        ),
+    ] = 60.0,
+    rate: Annotated[
+        float | None, typer.Option(help="messages per second instead of --speed pacing")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="random seed (same seed, same bytes)")] = 1,
+    no_faults: Annotated[bool, typer.Option("--no-faults", help="inject no fault")] = False,
+    start: Annotated[
+        str | None,
+        typer.Option(help="first reading's time, ISO 8601 (default: this minute, Kaiping time)"),
+    ] = None,
+    topic_root: Annotated[str, typer.Option(help="MQTT topic root")] = "kaiping/sensors",
+) -> None:
+    """Publish Kaiping's ~300 sensors' readings to the MQTT broker (QoS 1).
+
+    Faults are injected at known rates and listed in a truth file."""
+    from govlake.stream.messages import KAIPING
+    from govlake.stream.simulator import publish
+
+    first = None
+    if start:
+        first = datetime.fromisoformat(start)
+        first = first if first.tzinfo else first.replace(tzinfo=KAIPING)
+    url = _broker()
+    console.print(f"publishing {minutes} simulated minutes to {_broker_label(url)} …")
+    result = publish(
+        url, start=first, minutes=minutes, rate=rate, seed=seed, faults=not no_faults,
+        speed=None if rate else (speed or None), topic_root=topic_root,
+    )  # fmt: skip
+    table = Table(title=f"传感器模拟 sensors, seed {seed}")
+    table.add_column("measure")
+    table.add_column("messages", justify="right")
+    table.add_row("published", str(result.published))
+    table.add_row("readings expected to land", str(len(result.expected_msg_ids)))
+    table.add_row("duplicates", str(result.duplicates))
+    table.add_row("refused (quarantine)", str(result.quarantined))
+    for fault, count in sorted(result.faults.items()):
+        table.add_row(f"fault: {fault}", str(count))
+    console.print(table)
+    console.print(f"{result.published / max(result.seconds, 1e-9):.0f} messages/s over "
+                  f"{result.seconds:.1f}s")  # fmt: skip
+    console.print(f"truth file: {result.truth_path}")
+
+
+def _broker() -> str:
+    """``GOVLAKE_MQTT_URL``, else the embedded Mosquitto (started on first use)."""
+    from govlake.stream.broker import BrokerError, broker_url
+
+    try:
+        return broker_url()
+    except BrokerError as error:
+        _fail(str(error))
+    return ""
+
+
+def _broker_label(url: str) -> str:
+    from govlake.stream.broker import parse_url
+
+    return str(parse_url(url))  # never the password
+
+
+# --- the sensor stream -----------------------------------------------------------------
+
+
+@app.command()
+def stream(
+    batch_seconds: Annotated[float, typer.Option(help="flush a micro-batch this often")] = 5.0,
+    batch_messages: Annotated[int, typer.Option(help="…or at this many messages")] = 2000,
+    stop_after: Annotated[
+        float | None, typer.Option(help="stop (flushed, acknowledged) after SECONDS")
+    ] = None,
+    show_status: Annotated[
+        bool, typer.Option("--status", help="print the running consumer's status and exit")
+    ] = False,
+    client_id: Annotated[str, typer.Option(help="MQTT client id (one consumer per id)")] = (
+        "govlake-stream-consumer"
+    ),
+    topic_root: Annotated[str, typer.Option(help="MQTT topic root")] = "kaiping/sensors",
+) -> None:
+    """Run the sensor stream consumer: MQTT → micro-batches in the lake, exactly once.
+
+    SIGTERM or Ctrl-C flushes, acknowledges and stops. `--status`: the running consumer's
+    lag, rates and counts (its status file)."""
+    if show_status:
+        _print_stream_status()
+        return
+    import logging
+
+    from govlake.stream.consumer import run
+
+    if not os.environ.get("GOVLAKE_PG_URL"):  # the embedded warehouse, started if need be
+        from govlake.runtime.services import up as start
+
+        start()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    url = _broker()
+    console.print(f"consuming {topic_root}/+/+ from {_broker_label(url)} as {client_id} …")
+    stats = run(
+        url, batch_seconds=batch_seconds, batch_messages=batch_messages, stop_after=stop_after,
+        client_id=client_id, topic_root=topic_root,
+    )  # fmt: skip
+    console.print(
+        f"batches {stats.batches}, received {stats.received}: landed {stats.landed}, "
+        f"duplicates {stats.duplicates}, quarantined {stats.quarantined}; alerts {stats.alerts}"
+    )
+    if not stats.reconciles():
+        _fail("the consumer's counts do not reconcile")
+
+
+def _print_stream_status() -> None:
+    import json
+
+    from govlake.stream.consumer import status_path
+
+    path = status_path()
+    try:
+        status = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        _fail(f"no stream consumer has written {path} yet (`govlake stream` starts one)")
+    state = status.get("state", "?")
+    if state == "running" and not _pid_alive(status.get("pid")):
+        state = "not running (it did not stop cleanly)"
+    updated = datetime.fromisoformat(status["updated_at"])
+    age = (datetime.now(updated.tzinfo) - updated).total_seconds()
+    totals = status.get("totals", {})
+    last = status.get("last_batch") or {}
+    rows = [
+        ("state", f"{state} (pid {status.get('pid')}), updated {age:.0f}s ago"),
+        ("broker", f"{status.get('broker')} — connected {status.get('connected')}, subscribed "
+                   f"{status.get('subscribed')}, connections {status.get('connections')}"),
+        ("subscription", str(status.get("subscription"))),
+        ("messages/s (10 s)", str(status.get("messages_per_s"))),
+        ("pending · unflushed", f"{status.get('pending')} · {status.get('unflushed')}"),
+        ("watermark (event time)", str(status.get("watermark"))),
+        ("batches", str(totals.get("batches"))),
+        ("received", str(totals.get("received"))),
+        ("landed · duplicates · quarantined", f"{totals.get('landed')} · "
+         f"{totals.get('duplicates')} · {totals.get('quarantined')}"),
+        ("reconciles", str(totals.get("reconciles"))),
+        ("alerts", ", ".join(f"{k} {v}" for k, v in status.get("alerts_by_check", {}).items())
+         or "0"),
+        ("quarantine reasons", ", ".join(f"{k} {v}" for k, v in
+                                         status.get("quarantined_by_reason", {}).items()) or "—"),
+        ("flush failures", str(totals.get("flush_failures"))),
+    ]  # fmt: skip
+    if last:
+        receive = last.get("receive_lag_s") or {}
+        event = last.get("event_lag_s") or {}
+        rows += [
+            ("last batch", f"{last.get('batch_id')} at {last.get('committed_at')}: "
+                           f"{last.get('received')} received, {last.get('landed')} landed"),
+            ("receive lag (s)", f"mean {receive.get('mean')}, max {receive.get('max')}"),
+            ("event lag (s)", f"min {event.get('min')}, median {event.get('median')}, "
+                              f"max {event.get('max')}" if event else "—"),
+        ]  # fmt: skip
+    table = Table(title=f"传感器流 stream consumer {status.get('client_id')}")
+    table.add_column("measure")
+    table.add_column("value")
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    console.print(f"status file: {path}")
+
+
+def _pid_alive(pid: object) -> bool:
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
 
 
 # --- catalog ---------------------------------------------------------------------------
@@ -454,6 +648,7 @@ def demo(
     docs = generate_docs(config.output_dir() / "dbt_docs")
     console.print(f"  dbt docs: {docs / 'index.html'}")
     _print_quality([business_date(day) for day in range(1, days + 1)])
+    failures += _demo_stream(seed)
     console.print(f"\n[bold]output[/bold]: {config.output_dir()}")
     console.print(f"[bold]object store[/bold]: {config.storage_settings().root}")
     console.print(f"[bold]warehouse[/bold]: {config.warehouse_url()}")
@@ -495,6 +690,79 @@ def _print_quality(business_dates: list[date]) -> None:
     console.print(f"  GX data docs: {config.output_dir() / 'data_docs' / 'index.html'}")
 
 
+def _demo_stream(seed: int, minutes: int = 60) -> list[str]:
+    """Kaiping's ~300 sensors: the past day as fast as the broker takes it (an hourly AQI
+    needs 24-hour particulate means), then the latest hour compressed into about a minute.
+    The consumer lands micro-batches exactly once; the sensor DAG loads them and refreshes
+    the sensor libraries (AQI, water levels, light-pole energy)."""
+    import json
+    import subprocess
+    from datetime import UTC
+
+    from govlake.governance.store import connect
+    from govlake.orchestration.runner import run_sensor_dag
+    from govlake.stream.consumer import status_path
+    from govlake.stream.messages import KAIPING
+    from govlake.stream.simulator import publish
+
+    console.print("\n[bold]传感器数据流 sensor stream (MQTT)[/bold]")
+    url = _broker()
+    started = time.time()
+    consumer = subprocess.Popen(
+        [sys.executable, "-m", "govlake.stream.consumer", "--broker", url,
+         "--client-id", "govlake-demo-consumer", "--batch-seconds", "5", "--idle-exit", "15"],
+        env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    # publish only once the consumer is subscribed (its persistent session keeps the rest)
+    for _ in range(300):
+        status_file = status_path()
+        fresh = status_file.exists() and status_file.stat().st_mtime >= started
+        if fresh and json.loads(status_file.read_text("utf-8")).get("subscribed"):
+            break
+        if consumer.poll() is not None:
+            return [f"sensor consumer exited early: {consumer.stderr.read()[-2000:]}"]
+        time.sleep(0.2)
+    hour = datetime.now(UTC).astimezone(KAIPING).replace(minute=0, second=0, microsecond=0)
+    backfill = publish(url, start=hour - timedelta(days=1), minutes=24 * 60, seed=seed)
+    live = publish(url, start=hour, minutes=minutes, seed=seed + 1, speed=60.0)
+    try:
+        consumer.wait(timeout=600)
+    except subprocess.TimeoutExpired:
+        consumer.terminate()
+        return ["sensor consumer did not finish within 10 minutes"]
+    if consumer.returncode != 0:
+        return [f"sensor consumer failed: {consumer.stderr.read()[-2000:]}"]
+    run = run_sensor_dag()
+    with connect() as conn:
+        counts = {
+            kind: conn.execute(f"select count(*) from raw.sensor__{kind}").fetchone()[0]
+            for kind in ("air_quality", "hydrology", "light_pole")
+        }
+        alerts = conn.execute(
+            "select check_name, count(*) from governance.sensor_alert group by 1 order by 1"
+        ).fetchall()
+        aqi = conn.execute(
+            "select count(*), max(aqi), count(*) filter (where aqi > 100) "
+            "from sensor.air_quality_hourly where aqi is not null"
+        ).fetchone()
+        warnings = conn.execute(
+            "select count(*) filter (where warning_state_code > 0) from sensor.water_level_warning"
+        ).fetchone()[0]
+    console.print(
+        f"  published the past day ({backfill.published} messages in "
+        f"{backfill.seconds:.0f}s) and the latest hour ({live.published} messages in "
+        f"{live.seconds:.0f}s); injected {backfill.duplicates + live.duplicates} duplicates, "
+        f"{backfill.quarantined + live.quarantined} malformed"
+    )
+    console.print(f"  raw rows: {', '.join(f'{k} {v}' for k, v in counts.items())}")
+    console.print("  实时告警 alerts: " + ", ".join(f"{c} {n}" for c, n in alerts))
+    console.print(
+        f"  {run.dag_id}: {run.state} {run.task_states}; 小时AQI station-hours {aqi[0]}, "
+        f"max AQI {aqi[1]}, above 100: {aqi[2]}; 水位超警戒 gauge-hours above warning: {warnings}"
+    )
+    return [] if run.state == "success" else [f"{run.dag_id}: {run.task_states}"]
+
+
 @app.command("bench-ingest")
 def bench_ingest(
     rows: Annotated[int, typer.Option(help="persons to generate")] = 1_000_000,
@@ -515,6 +783,24 @@ def bench_quality(
     from govlake.quality.bench import run_benchmark
 
     run_benchmark(rows=rows, console=console)
+
+
+@app.command("bench-stream")
+def bench_stream(
+    messages: Annotated[int, typer.Option(help="messages for the throughput runs")] = 100_000,
+    latency_seconds: Annotated[
+        float, typer.Option(help="seconds of publishing at the city's rate (5 msg/s)")
+    ] = 60.0,
+    crash_messages: Annotated[int, typer.Option(help="messages for the crash run")] = 30_000,
+    repeats: Annotated[int, typer.Option(help="throughput rounds; figures are medians")] = 3,
+) -> None:
+    """Benchmark the sensor stream: msg/s, latency to a queryable row, a crash mid-stream.
+
+    Baseline: a bare MQTT subscriber on the same broker, in the same run."""
+    from govlake.bench.stream import run_benchmark
+
+    run_benchmark(messages=messages, latency_seconds=latency_seconds,
+                  crash_messages=crash_messages, repeats=repeats, console=console)  # fmt: skip
 
 
 def main() -> None:

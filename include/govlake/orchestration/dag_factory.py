@@ -36,6 +36,8 @@ FIXED_TAGS = {
     "dbt",
     "libraries",
     "quality",
+    "sensor",
+    "stream",
     *KIND_TAGS.values(),
     *(f"freq:{f}" for f in SCHEDULES),
 }

@@ -53,3 +53,18 @@ def run_libraries_dag() -> DagRunResult:
         state=str(run.state),
         task_states={ti.task_id: str(ti.state) for ti in run.get_task_instances()},
     )
+
+
+def run_sensor_dag() -> DagRunResult:
+    """Run the sensor-batch DAG once: load every committed micro-batch not yet loaded, then
+    refresh the sensor libraries (what each announced batch event triggers)."""
+    airflow_env.migrate()
+    from govlake.orchestration.sensor_dag import build_sensor_load_dag
+
+    dag = build_sensor_load_dag()
+    run = dag.test()
+    return DagRunResult(
+        dag_id=dag.dag_id,
+        state=str(run.state),
+        task_states={ti.task_id: str(ti.state) for ti in run.get_task_instances()},
+    )

@@ -1,8 +1,10 @@
 """Start, stop and describe the runtime the platform runs on.
 
 Embedded default (nothing configured): PostgreSQL from the wheel on 127.0.0.1, the object
-store on local disk, the simulated 12345 hotline API as a local HTTP server. Services mode:
-whatever ``GOVLAKE_PG_URL``, ``GOVLAKE_S3_ENDPOINT`` and ``AIRFLOW_CONN_*`` point at — the
+store on local disk, the simulated 12345 hotline API as a local HTTP server, and — when
+asked (``govlake up``) — a Mosquitto broker for the sensor stream
+(``govlake.stream.broker``). Services mode: whatever ``GOVLAKE_PG_URL``,
+``GOVLAKE_S3_ENDPOINT``, ``GOVLAKE_MQTT_URL`` and ``AIRFLOW_CONN_*`` point at — the
 runtime then starts nothing of its own for those.
 
 ``runtime.json`` under ``GOVLAKE_HOME`` records what was started (ports, URLs, the
@@ -108,8 +110,12 @@ def _wait_http(port: int, process: subprocess.Popen, timeout: float = 20) -> Non
     raise RuntimeError(f"the hotline API server did not listen on port {port} in {timeout}s")
 
 
-def up() -> dict:
-    """Start what the configuration leaves to the embedded runtime; return runtime state."""
+def up(broker: bool = False) -> dict:
+    """Start what the configuration leaves to the embedded runtime; return runtime state.
+
+    ``broker``: also the embedded MQTT broker, unless ``GOVLAKE_MQTT_URL`` names one (the
+    stream's commands start it on first use anyway; batch commands do not need it).
+    """
     config.home().mkdir(parents=True, exist_ok=True)
     state = config.read_runtime()
     connections: dict[str, str] = {}
@@ -149,7 +155,28 @@ def up() -> dict:
 
     state["connections"] = connections
     _write_runtime(state)
+    if broker and not config.mqtt_url():
+        _start_broker()
     return state
+
+
+def _start_broker() -> None:
+    """The embedded Mosquitto (its own state file: ``stream/broker.json``). A missing
+    ``mosquitto`` binary is reported by ``status()``, not raised: only the sensor stream
+    needs a broker."""
+    from govlake.stream.broker import BrokerError, ensure_embedded_broker
+
+    try:
+        ensure_embedded_broker()
+    except BrokerError as error:
+        _broker_problem_file().parent.mkdir(parents=True, exist_ok=True)
+        _broker_problem_file().write_text(str(error), encoding="utf-8")
+    else:
+        _broker_problem_file().unlink(missing_ok=True)
+
+
+def _broker_problem_file() -> Path:
+    return config.home() / "stream" / "broker.problem"
 
 
 def down() -> None:
@@ -161,6 +188,10 @@ def down() -> None:
     pg_state = state.get("embedded_pg")
     if pg_state:
         EmbeddedPostgres(Path(pg_state["pgdata"]), pg_state["port"]).stop()
+    if not config.mqtt_url():
+        from govlake.stream.broker import stop_embedded_broker
+
+        stop_embedded_broker()  # its sessions and queued messages persist on disk
 
 
 def status() -> dict:
@@ -188,4 +219,19 @@ def status() -> dict:
         if api
         else "not started"
     )
+    report["MQTT broker"] = _broker_status()
     return report
+
+
+def _broker_status() -> str:
+    from govlake.stream.broker import embedded_broker, parse_url
+
+    url = config.mqtt_url()
+    if url:
+        return f"external {parse_url(url)} (GOVLAKE_MQTT_URL)"
+    broker = embedded_broker()
+    if broker is not None:
+        return f"embedded mosquitto on 127.0.0.1:{broker.port} (running, pid {broker.pid})"
+    if _broker_problem_file().exists():
+        return "not available: " + _broker_problem_file().read_text(encoding="utf-8")
+    return "embedded mosquitto (stopped; `govlake up` or the stream commands start it)"

@@ -372,8 +372,11 @@ class _Generator:
             self._record("offline", device, last_msg, last_at, gap_minutes=math.ceil(gap))
             return
 
-        self.seq[device_id] += 1
-        seq = self.seq[device_id]
+        # a device numbers a reading by the minute it took it (minutes since the Unix
+        # epoch): a restarted device — or simulator — never reuses a message identity,
+        # and the consumer's dedup by msg_id stays right across runs
+        seq = int(at.timestamp()) // 60
+        self.seq[device_id] = seq
         msg_id = f"{device_id}-{seq}"
         topic = topic_for(device.kind, device_id, self.root)
 
