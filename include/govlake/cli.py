@@ -760,6 +760,19 @@ def _demo_stream(seed: int, minutes: int = 60) -> list[str]:
         f"  {run.dag_id}: {run.state} {run.task_states}; 小时AQI station-hours {aqi[0]}, "
         f"max AQI {aqi[1]}, above 100: {aqi[2]}; 水位超警戒 gauge-hours above warning: {warnings}"
     )
+    # the real-time checks as quality results: scores (timeliness, accuracy), work orders
+    from govlake.quality.audit import audit_library
+
+    audited = [
+        audit_library(f"raw.sensor__{kind}", on, trigger="manual")
+        for on in (hour.date() - timedelta(days=1), hour.date())
+        for kind in counts
+    ]
+    failing = sorted({o.rule_id for r in audited for o in r.failed})
+    console.print(
+        f"  实时检查→质量结果 real-time checks as quality results: {len(audited)} runs, "
+        f"failing: {', '.join(failing) or 'none'}"
+    )
     return [] if run.state == "success" else [f"{run.dag_id}: {run.task_states}"]
 
 

@@ -34,6 +34,7 @@ from govlake.quality.rules import (
     BATCH_DELIVERED,
     LOAD_GATE,
     PLATFORM_TYPES,
+    SENSOR_ALERTS,
     all_rules,
     gx_rules,
     suites,
@@ -234,6 +235,39 @@ def _delivered_outcome(conn: psycopg.Connection, rule: Rule, business_date: date
     )
 
 
+def _sensor_outcome(conn: psycopg.Connection, rule: Rule, business_date: date) -> RuleOutcome:
+    """A real-time check over one Kaiping day: the consumer's alerts of that check against
+    the readings of that kind (offline: devices gone quiet against devices reporting)."""
+    check, kind = rule.kwargs["check"], rule.kwargs["kind"]
+    day = "(observed_at at time zone 'Asia/Shanghai')::date = %s"
+    alerts = []
+    if _exists(conn, "governance.sensor_alert"):
+        alerts = conn.execute(
+            "select device_id, observed_at, message_zh from governance.sensor_alert "
+            f"where kind = %s and check_name = %s and {day} order by observed_at, device_id",
+            (kind, check, business_date),
+        ).fetchall()
+    readings = 0
+    if _exists(conn, f"raw.sensor__{kind}"):
+        column = "distinct device_id" if check == "offline" else "*"
+        readings = conn.execute(
+            f"select count({column}) from raw.sensor__{kind} where {day}", (business_date,)
+        ).fetchone()[0]
+    failed = len({a[0] for a in alerts}) if check == "offline" else len(alerts)
+    return RuleOutcome(
+        rule_id=rule.rule_id,
+        success=not alerts,
+        evaluated=max(readings, failed),
+        failed=failed,
+        samples=[a[2] for a in alerts[:SAMPLE_SIZE]],
+        failing_keys=[{"device_id": a[0], "observed_at": a[1]} for a in alerts[:FAILING_CAP]],
+    )
+
+
+def _exists(conn: psycopg.Connection, relation: str) -> bool:
+    return conn.execute("select to_regclass(%s) is not null", (relation,)).fetchone()[0]
+
+
 # --- running and recording ------------------------------------------------------------------
 
 
@@ -368,6 +402,8 @@ def _audit(
     for rule in rules:
         if rule.expectation_type == BATCH_DELIVERED:
             outcomes.append(_delivered_outcome(conn, rule, business_date))
+        elif rule.expectation_type == SENSOR_ALERTS:
+            outcomes.append(_sensor_outcome(conn, rule, business_date))
     result = AuditResult(
         run_id=run_id, suite=table, table=table, trigger=trigger, business_date=business_date,
         resource_id=resource_id, batch_id=batch_id, rules={r.rule_id: r for r in rules},

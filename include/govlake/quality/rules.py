@@ -37,7 +37,17 @@ RULES_DIR = Path(__file__).resolve().parents[2] / "quality" / "rules"
 # the platform-evaluated expectation types (not GX): see evaluate_platform_rules
 LOAD_GATE = "govlake.LoadGate"
 BATCH_DELIVERED = "govlake.BatchDelivered"
-PLATFORM_TYPES = (LOAD_GATE, BATCH_DELIVERED)
+SENSOR_ALERTS = "govlake.SensorAlerts"
+PLATFORM_TYPES = (LOAD_GATE, BATCH_DELIVERED, SENSOR_ALERTS)
+# the stream consumer's real-time checks, as rules of each sensor kind's raw table
+SENSOR_CHECKS = {
+    "range": ("value_domain", "accuracy", "读数在有效范围内", "readings within their valid range"),
+    "rate_of_change": ("fluctuation", "accuracy", "读数变化率不超过上限",
+                       "readings change no faster than the metric can"),
+    "stuck": ("fluctuation", "accuracy", "读数未长时间停滞不变", "readings are not stuck"),
+    "offline": ("timeliness", "timeliness", "设备按时上报、未离线",
+                "devices report on time (none offline)"),
+}  # fmt: skip
 
 DEFAULT_DIMENSION = {
     "completeness": "completeness",
@@ -196,12 +206,37 @@ def _resource_rules(resource: Resource, standards_root: Path | None) -> list[Rul
     return rules
 
 
+def sensor_rules() -> list[Rule]:
+    """One rule per sensor kind and real-time check: the consumer's alerts of a day
+    against the readings of that day (evaluated from ``governance.sensor_alert``)."""
+    from govlake.sensors.devices import load_devices, load_kinds
+
+    owners: dict[str, Counter] = {}
+    for device in load_devices():
+        owners.setdefault(device.kind, Counter())[device.owner] += 1
+    rules = []
+    for code, kind in sorted(load_kinds().items()):
+        table = f"raw.sensor__{code}"
+        department = owners[code].most_common(1)[0][0] if code in owners else "govdata"
+        for check, (template, dimension, text_zh, text_en) in SENSOR_CHECKS.items():
+            rules.append(Rule(
+                rule_id=_rule_id(table, "realtime", check), table=table, department=department,
+                template=template, dimension=dimension, severity="warning",
+                expectation_type=SENSOR_ALERTS, kwargs={"check": check, "kind": code},
+                description_zh=f"{kind.name_zh}：实时检查——{text_zh}",
+                description_en=f"{kind.name_en}: real-time check — {text_en}",
+                origin="generated", stage="library", key_columns=("device_id", "observed_at"),
+            ))  # fmt: skip
+    return rules
+
+
 def generated_rules(catalog: Catalog, standards_root: Path | None = None) -> list[Rule]:
-    """The rules every raw batch of every catalog resource is audited with."""
+    """The rules every raw batch of every catalog resource is audited with, and the sensor
+    streams' real-time checks."""
     rules: list[Rule] = []
     for resource in sorted(catalog.resources.values(), key=lambda r: r.id):
         rules += _resource_rules(resource, standards_root)
-    return rules
+    return rules + sensor_rules()
 
 
 def _check_query(function: str, column: str) -> str:
