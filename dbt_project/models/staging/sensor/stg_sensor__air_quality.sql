@@ -2,29 +2,12 @@
 -- no reading is there twice), with its station and town. Readings outside a metric's valid
 -- range never get here: the stream consumer quarantined them. Until the first batch of
 -- the kind is loaded the raw table does not exist and this view is empty.
-{%- set raw_table = source('sensor', 'sensor__air_quality') %}
 
 with
 
 source as (
 
-    {%- if not execute or load_relation(raw_table) is not none %}
-
-        select * from {{ raw_table }}
-
-    {%- else %}
-        {#- no batch of the kind loaded yet: an empty relation of the source's columns #}
-        {%- set source_id = 'source.' ~ project_name ~ '.sensor.' ~ raw_table.identifier %}
-        {%- set source_node = graph.sources[source_id] %}
-
-        select
-            {%- for column in source_node.columns.values() %}
-                cast(null as {{ column.data_type }}) as {{ column.name }},
-            {%- endfor %}
-            true as raw_table_missing
-        where false
-
-    {%- endif %}
+    {{ sensor_source('sensor__air_quality') }}
 
 ),
 

@@ -3,29 +3,12 @@
 -- were quarantined by the stream consumer; the energy counter may still go backwards (a
 -- reset), which sensor.light_pole_energy_daily handles. Until the first batch of the kind
 -- is loaded the raw table does not exist and this view is empty.
-{%- set raw_table = source('sensor', 'sensor__light_pole') %}
 
 with
 
 source as (
 
-    {%- if not execute or load_relation(raw_table) is not none %}
-
-        select * from {{ raw_table }}
-
-    {%- else %}
-        {#- no batch of the kind loaded yet: an empty relation of the source's columns #}
-        {%- set source_id = 'source.' ~ project_name ~ '.sensor.' ~ raw_table.identifier %}
-        {%- set source_node = graph.sources[source_id] %}
-
-        select
-            {%- for column in source_node.columns.values() %}
-                cast(null as {{ column.data_type }}) as {{ column.name }},
-            {%- endfor %}
-            true as raw_table_missing
-        where false
-
-    {%- endif %}
+    {{ sensor_source('sensor__light_pole') }}
 
 ),
 
