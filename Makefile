@@ -32,8 +32,12 @@ $(STAMP): requirements.lock pyproject.toml
 venv: $(STAMP) ## Create .venv from the pinned lock (requirements.lock)
 
 .PHONY: demo
-demo: $(STAMP) ## Run the platform on the embedded default: simulate Kaiping, ingest every resource (DEMO_ARGS="--fresh")
+demo: $(STAMP) broker ## Run the platform on the embedded default: simulate Kaiping, ingest every resource (DEMO_ARGS="--fresh")
 	$(BIN)/govlake demo $(DEMO_ARGS)
+
+.PHONY: broker
+broker: ## Install Debian's mosquitto (the embedded MQTT broker's binary) if it is missing
+	./.ci/install-broker
 
 .PHONY: test
 test: lint browser ## Run the whole test suite (real PostgreSQL, S3 endpoint, MariaDB, Airflow, Chromium)
