@@ -6,4 +6,11 @@ systems) → ``lake`` (object store, raw batches) → ``load`` (PostgreSQL ``raw
 standing in for the city's departments.
 """
 
+import os
+
 __version__ = "0.1.0"
+
+# Great Expectations draws tqdm progress bars for some metric computations whatever its
+# context says; the platform runs in DAG tasks and CI logs, where bars are noise. tqdm
+# reads TQDM_* when it is first imported, so this is set as early as the package loads.
+os.environ.setdefault("TQDM_DISABLE", "1")

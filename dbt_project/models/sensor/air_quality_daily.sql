@@ -29,7 +29,6 @@
     ('pm25', 0, '细颗粒物（PM2.5）'),
 ] %}
 {%- set daily_24h = ['so2', 'no2', 'pm10', 'co', 'pm25'] %}
-{%- set lookback = var('sensor_load_lookback', '2 hours') %}
 
 {#- GB/T 8170 rounding of a non-negative numeric {0} to {1} decimals: half to even
     (四舍六入五成双) — half_even.format(expression, decimals) -#}
@@ -45,16 +44,7 @@ with
 
 watermark as (
 
-    -- readings loaded after this are new (less the lookback, for load transactions that
-    -- committed after a later one); a full build takes every reading
-    {%- if is_incremental() %}
-        select
-            coalesce(max(previous_run.last_loaded_at), cast('-infinity' as timestamptz))
-            - interval '{{ lookback }}' as loaded_after
-        from {{ this }} as previous_run
-    {%- else %}
-        select cast('-infinity' as timestamptz) as loaded_after
-    {%- endif %}
+    {{ sensor_loaded_after() }}
 
 ),
 

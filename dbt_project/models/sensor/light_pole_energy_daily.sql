@@ -20,22 +20,12 @@
     )
 }}
 
-{%- set lookback = var('sensor_load_lookback', '2 hours') %}
 
 with
 
 watermark as (
 
-    -- readings loaded after this are new (less the lookback, for load transactions that
-    -- committed after a later one); a full build takes every reading
-    {%- if is_incremental() %}
-        select
-            coalesce(max(previous_run.last_loaded_at), cast('-infinity' as timestamptz))
-            - interval '{{ lookback }}' as loaded_after
-        from {{ this }} as previous_run
-    {%- else %}
-        select cast('-infinity' as timestamptz) as loaded_after
-    {%- endif %}
+    {{ sensor_loaded_after() }}
 
 ),
 

@@ -53,13 +53,6 @@ outcomes and in what is stored and rendered; stored results keep at most 20 rows
 
 from __future__ import annotations
 
-import os
-
-# GX draws tqdm progress bars for some metric computations whatever the context says;
-# audits run in DAG tasks and CI logs, where bars are noise. tqdm reads TQDM_* when it is
-# first imported, which is after this line for GX's own import.
-os.environ.setdefault("TQDM_DISABLE", "1")
-
 import hashlib
 import json
 import logging
