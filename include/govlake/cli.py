@@ -441,13 +441,21 @@ def dbt_lint(
     """
     import subprocess
 
+    from govlake.runtime.services import down as stop
+    from govlake.runtime.services import embedded_running
     from govlake.runtime.services import up as start
     from govlake.transform.dbt import DBT_DIR, dbt_env
 
+    # what this command starts it stops again (make lint runs it on every test run)
+    was_running = embedded_running() or bool(os.environ.get("GOVLAKE_PG_URL"))
     start()
-    sqlfluff = str(Path(sys.executable).with_name("sqlfluff"))
-    command = [sqlfluff, "fix" if fix else "lint", str(DBT_DIR / "models")]
-    result = subprocess.run(command, env=dbt_env(), cwd=config.PROJECT_ROOT, check=False)
+    try:
+        sqlfluff = str(Path(sys.executable).with_name("sqlfluff"))
+        command = [sqlfluff, "fix" if fix else "lint", str(DBT_DIR / "models")]
+        result = subprocess.run(command, env=dbt_env(), cwd=config.PROJECT_ROOT, check=False)
+    finally:
+        if not was_running:
+            stop()
     raise typer.Exit(result.returncode)
 
 

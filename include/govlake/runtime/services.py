@@ -110,6 +110,14 @@ def _wait_http(port: int, process: subprocess.Popen, timeout: float = 20) -> Non
     raise RuntimeError(f"the hotline API server did not listen on port {port} in {timeout}s")
 
 
+def embedded_running() -> bool:
+    """Whether this home's embedded PostgreSQL is running (False when one is configured)."""
+    state = config.read_runtime().get("embedded_pg") or {}
+    if os.environ.get("GOVLAKE_PG_URL") or not state.get("port"):
+        return False
+    return EmbeddedPostgres(pgdata=Path(state["pgdata"]), port=state["port"]).running()
+
+
 def up(broker: bool = False) -> dict:
     """Start what the configuration leaves to the embedded runtime; return runtime state.
 
