@@ -45,3 +45,31 @@
 {% macro default__aqi_category(expression) -%}
     standards.aqi_category(cast({{ expression }} as integer))
 {%- endmacro %}
+
+{#- HJ 633-2012 Table 1's pollutants in its order: (code, decimals published, Chinese name). -#}
+{% macro aqi_pollutants() -%}
+    {{ return([
+        ('so2', 0, '二氧化硫（SO2）'),
+        ('no2', 0, '二氧化氮（NO2）'),
+        ('pm10', 0, '可吸入颗粒物（PM10）'),
+        ('co', 1, '一氧化碳（CO）'),
+        ('o3', 0, '臭氧（O3）'),
+        ('pm25', 0, '细颗粒物（PM2.5）'),
+    ]) }}
+{%- endmacro %}
+
+{#- The primary pollutant(s): those whose IAQI is the AQI, when the AQI is above 50, in
+    Table 1's order, joined by `separator`; codes, or Chinese names with `chinese=true`.
+    `relation` holds <code>_iaqi columns and aqi. -#}
+{% macro aqi_primary_pollutants(relation, separator=',', chinese=false) -%}
+    nullif(concat_ws(
+        '{{ separator }}',
+        {%- for p, _, label in aqi_pollutants() %}
+            case
+                when {{ relation }}.aqi > 50 and {{ relation }}.{{ p }}_iaqi = {{ relation }}.aqi
+                    then '{{ label if chinese else p }}'
+            end,
+        {%- endfor %}
+        null
+    ), '')
+{%- endmacro %}

@@ -23,14 +23,7 @@
 }}
 
 {#- pollutant, decimals published (GB 3095-2012 / HJ 663-2013), Chinese label -#}
-{%- set pollutants = [
-    ('so2', 0, '二氧化硫（SO2）'),
-    ('no2', 0, '二氧化氮（NO2）'),
-    ('pm10', 0, '可吸入颗粒物（PM10）'),
-    ('co', 1, '一氧化碳（CO）'),
-    ('o3', 0, '臭氧（O3）'),
-    ('pm25', 0, '细颗粒物（PM2.5）'),
-] %}
+{%- set pollutants = aqi_pollutants() %}
 {%- set moving_24h = ['pm25', 'pm10', 'so2'] %}
 
 {#- GB/T 8170 rounding of a non-negative numeric {0} to {1} decimals: half to even
@@ -236,22 +229,8 @@ final as (
         scored.o3_iaqi,
         scored.pm25_iaqi,
         scored.aqi,
-        nullif(concat_ws(
-            ',',
-            {%- for p, _, _ in pollutants %}
-                case when scored.aqi > 50 and scored.{{ p }}_iaqi = scored.aqi then '{{ p }}' end,
-            {%- endfor %}
-            null
-        ), '') as primary_pollutants,
-        nullif(concat_ws(
-            '、',
-            {%- for p, _, label in pollutants %}
-                case
-                    when scored.aqi > 50 and scored.{{ p }}_iaqi = scored.aqi then '{{ label }}'
-                end,
-            {%- endfor %}
-            null
-        ), '') as primary_pollutants_zh,
+        {{ aqi_primary_pollutants('scored') }} as primary_pollutants,
+        {{ aqi_primary_pollutants('scored', '、', chinese=true) }} as primary_pollutants_zh,
         {{ aqi_level('scored.aqi') }} as aqi_level,
         {{ aqi_category('scored.aqi') }} as aqi_category,
         scored.last_loaded_at
