@@ -531,7 +531,7 @@ def test_malformed_and_out_of_range_messages_are_quarantined_with_their_reasons(
             "from governance.sensor_alert"
         ).fetchall()
     assert {r[5]["code"] for r in rows} == expected
-    assert all(r[0].startswith("sensor.") and r[1] == "extract" for r in rows)
+    assert all(r[0].startswith("sensor.") and r[1] == "stream" for r in rows)
     reasons = {r[5]["code"]: r[4] for r in rows}
     assert reasons["wrong_type"] == "wrong_type: pm25 must be a finite number, not 'thirty'"
     assert reasons["unknown_device"].startswith("unknown_device: device 'KP-AQ-404'")
@@ -634,3 +634,37 @@ def test_micro_batches_land_in_a_real_s3_endpoint(s3_platform, stream):
     assert {k.split("/")[2] for k in manifests} <= {*DEVICES, "_unknown"}
     parts = [k for k in keys if k.endswith(".parquet")]
     assert all("/ingest_date=" in k and "/batch=" in k for k in parts)
+
+
+def test_a_warehouse_from_before_stream_quarantine_accepts_it_after_an_upgrade(platform):
+    """Sensor messages are quarantined at stage 'stream'; a governance schema created before
+    that stage existed is widened when the platform starts, keeping its records."""
+    from govlake.governance.store import ensure_schema
+
+    with connect() as conn:
+        conn.execute("create schema governance")
+        conn.execute(
+            "create table governance.quarantine (resource_id text not null, batch_id text not "
+            "null, stage text not null check (stage in ('extract', 'load')), source_file text, "
+            "source_row bigint, field text, reason text not null, record jsonb, "
+            "quarantined_at timestamptz not null default now())"
+        )
+        conn.execute(
+            "insert into governance.quarantine (resource_id, batch_id, stage, reason) "
+            "values ('police.person', 'b1', 'load', 'kept')"
+        )
+        conn.commit()
+        ensure_schema(conn)
+        conn.execute(
+            "insert into governance.quarantine (resource_id, batch_id, stage, reason) "
+            "values ('sensor.air', 'b2', 'stream', 'malformed')"
+        )
+        stages = conn.execute(
+            "select stage from governance.quarantine order by stage"
+        ).fetchall()
+        with pytest.raises(Exception, match="quarantine_stage_check"):
+            conn.execute(
+                "insert into governance.quarantine (resource_id, batch_id, stage, reason) "
+                "values ('x', 'b3', 'elsewhere', 'no such stage')"
+            )
+    assert stages == [("load",), ("stream",)]

@@ -90,7 +90,7 @@ create table if not exists governance.batch (
 create table if not exists governance.quarantine (
     resource_id  text not null,
     batch_id     text not null,
-    stage        text not null check (stage in ('extract', 'load')),
+    stage        text not null check (stage in ('extract', 'load', 'stream')),
     source_file  text,
     source_row   bigint,
     field        text,
@@ -99,6 +99,19 @@ create table if not exists governance.quarantine (
     quarantined_at timestamptz not null default now()
 );
 create index if not exists quarantine_batch on governance.quarantine (resource_id, batch_id);
+-- 'stream' (messages refused by the sensor consumer) came after the first release: widen
+-- the check where it predates it (only then: altering takes an exclusive lock)
+do $$
+begin
+    if exists (
+        select 1 from pg_constraint
+        where conrelid = 'governance.quarantine'::regclass and conname = 'quarantine_stage_check'
+          and pg_get_constraintdef(oid) not like '%stream%'
+    ) then
+        alter table governance.quarantine drop constraint quarantine_stage_check,
+            add constraint quarantine_stage_check check (stage in ('extract', 'load', 'stream'));
+    end if;
+end $$;
 
 create table if not exists governance.schema_drift (
     resource_id  text not null,

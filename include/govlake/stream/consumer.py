@@ -557,7 +557,7 @@ class StreamConsumer:
                     cur.executemany(
                         "insert into governance.quarantine (resource_id, batch_id, stage, "
                         "source_file, source_row, field, reason, record) values "
-                        "(%s, %s, 'extract', %s, null, %s, %s, %s)",
+                        "(%s, %s, 'stream', %s, null, %s, %s, %s)",
                         [
                             (
                                 f"{DEPARTMENT}.{kind}",
