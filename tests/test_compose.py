@@ -225,13 +225,26 @@ def test_the_dags_folder_is_the_one_baked_into_the_image():
     assert airflow_env()["AIRFLOW__CORE__DEFAULT_TIMEZONE"] == config.TIMEZONE
 
 
-def test_openlineage_events_go_to_marquez_over_http():
-    transport = json.loads(airflow_env()["AIRFLOW__OPENLINEAGE__TRANSPORT"])
-    assert transport["type"] == "http"
-    url = parse_uri("openlineage", transport["url"])
+def test_openlineage_events_go_to_marquez_and_to_the_metadata_store():
+    """One transport for every emitter: Marquez over HTTP, and the event log the metadata
+    store harvests; the OpenLineage client builds it as written."""
+    env = airflow_env()
+    transport = json.loads(env["GOVLAKE_LINEAGE_TRANSPORT"])
+    assert json.loads(env["AIRFLOW__OPENLINEAGE__TRANSPORT"]) == transport
+    assert transport["type"] == "composite" and transport["continue_on_failure"] is True
+    by_type = {t["type"]: t for t in transport["transports"]}
+    assert set(by_type) == {"http", "govlake.lineage.transport.LineageFile"}
+    url = parse_uri("openlineage", by_type["http"]["url"])
     assert url.host == "marquez" and url.host in services()
     assert str(url.port) == environment(services()["marquez"])["MARQUEZ_PORT"]
-    assert transport.get("endpoint", "api/v1/lineage") == "api/v1/lineage"
+    assert by_type["http"].get("endpoint", "api/v1/lineage") == "api/v1/lineage"
+
+    from openlineage.client.transport import get_default_factory
+    from openlineage.client.transport.composite import CompositeTransport
+
+    built = get_default_factory().create(json.loads(env["GOVLAKE_LINEAGE_TRANSPORT"]))
+    assert isinstance(built, CompositeTransport)
+    assert sorted(type(t).__name__ for t in built.transports) == ["HttpTransport", "LineageFile"]
 
 
 # ------------------------------------------------------------------------------- images

@@ -205,3 +205,9 @@ def airflow_home() -> Path:
 def mqtt_url() -> str | None:
     """MQTT broker for sensor streams (``GOVLAKE_MQTT_URL``, e.g. mqtt://127.0.0.1:1883)."""
     return _env("GOVLAKE_MQTT_URL")
+
+
+def lineage_transport() -> str | None:
+    """OpenLineage transport as JSON (``GOVLAKE_LINEAGE_TRANSPORT``); unset: the event log
+    under ``GOVLAKE_HOME`` (see govlake.lineage.transport)."""
+    return _env("GOVLAKE_LINEAGE_TRANSPORT")

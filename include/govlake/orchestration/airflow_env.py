@@ -7,6 +7,7 @@ configure Airflow exactly as they would without the platform.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -27,8 +28,7 @@ def configure() -> Path:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
         "AIRFLOW__CORE__DAGBAG_IMPORT_ERROR_TRACEBACKS": "True",
-        # lineage is emitted once the lineage work lands; until then the provider is idle
-        "AIRFLOW__OPENLINEAGE__DISABLED": "True",
+        # lineage: the provider sends through the platform's transport (lineage/transport.py)
         "AIRFLOW__OPENLINEAGE__NAMESPACE": "govlake",
         # no usage metrics leave the bureau's network
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
@@ -36,8 +36,14 @@ def configure() -> Path:
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
+    from govlake.lineage.transport import transport_config
+
+    os.environ.setdefault("AIRFLOW__OPENLINEAGE__TRANSPORT", json.dumps(transport_config()))
     export_dbt_connection()
     return home
+
+
+_EXPORTED: dict[str, str] = {}
 
 
 def export_dbt_connection() -> None:
@@ -46,7 +52,10 @@ def export_dbt_connection() -> None:
 
     try:
         for key, value in connection_env().items():
-            os.environ.setdefault(key, value)
+            # a value set by the user wins; one exported earlier follows the warehouse now
+            # configured (one process may serve several platforms, as the tests do)
+            if key not in os.environ or os.environ[key] == _EXPORTED.get(key):
+                os.environ[key] = _EXPORTED[key] = value
     except config.ConfigError:
         pass  # no warehouse configured yet: dbt tasks will say so when they run
 

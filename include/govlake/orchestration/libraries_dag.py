@@ -25,9 +25,12 @@ class ManifestMissing(RuntimeError):
     pass
 
 
-def build_libraries_dag(catalog: Catalog) -> DAG:
+def build_libraries_dag(catalog: Catalog, select: list[str] | None = None) -> DAG:
+    """``select``: render only these dbt nodes (dbt selector syntax; tests use a few)."""
     from cosmos import DbtDag, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import LoadMode, TestBehavior
+
+    from govlake.lineage.dbt_columns import install_callback
 
     # the tasks' dbt reads the warehouse from GOVLAKE_DBT_*, derived from GOVLAKE_PG_URL
     # (or the embedded runtime): environment only, no connection is opened here
@@ -62,15 +65,20 @@ rebuilt from `raw`. Run one model by hand: `govlake dbt run build --select <mode
         execution_config=ExecutionConfig(dbt_executable_path=dbt_executable()),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
+            select=select or [],
             # the sensor libraries are refreshed by the streaming DAG as batches arrive
-            exclude=["tag:sensor"],
+            # exposures (reports, exports: dbt_project/models/exposures.yml) are metadata
+            # for lineage and impact, not tasks
+            exclude=["tag:sensor", "resource_type:exposure"],
             # one `dbt build` task per model (the model, then its tests); a test reading
             # two models (relationships) runs as its own task once both are built
             test_behavior=TestBehavior.BUILD,
             should_detach_multiple_parents_tests=True,
             emit_datasets=False,
         ),
-        operator_args={"install_deps": False},
+        # OpenLineage: cosmos computes each task's lineage with openlineage-dbt; column
+        # lineage through PostgreSQL's reading of the models' `select *` (lineage/dbt_columns)
+        operator_args={"install_deps": False, "on_execute_callback": install_callback},
         # every resource's raw table must have a new batch: the libraries join them all
         schedule=[raw_asset(r) for r in sorted(catalog.resources.values(), key=lambda r: r.id)],
         start_date=START_DATE,

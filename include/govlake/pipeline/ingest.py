@@ -29,6 +29,7 @@ from govlake.lake.batch import (
     read_manifest,
 )
 from govlake.lake.storage import ObjectStore, open_store
+from govlake.lineage.steps import extract_run, load_run
 from govlake.load.loader import LoadResult, load_batch
 from govlake.sources import extract_into
 
@@ -88,33 +89,36 @@ def extract_resource(
     mode = mode or resource.extract.mode
     batch_id = Window(ingest_date, None, datetime.min, mode).batch_id
     ref = BatchRef(resource.department, resource.code, ingest_date, batch_id)
-    existing = read_manifest(store, ref)
-    if existing is not None and not force:
-        return {**asdict(existing), "reused": True}
-    window = window_for(resource, ingest_date, mode)
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="govlake-extract-") as scratch:
-        writer = BatchWriter(ref, store, Path(scratch))
-        source = extract_into(resource, window, writer)
-        manifest = Manifest(
-            batch_id=batch_id,
-            resource=resource.id,
-            department=resource.department,
-            ingest_date=ingest_date.isoformat(),
-            mode=window.mode,
-            window_start=window.start.isoformat(sep=" ") if window.start else None,
-            window_end=window.end.isoformat(sep=" "),
-            source={
-                "system": resource.system.code,
-                "kind": resource.system.kind,
-                **{k: v for k, v in source.items() if k != "watermark"},
-            },
-            watermark=source.get("watermark") or {},
-            extracted_at=datetime.now().astimezone().isoformat(timespec="seconds"),
-        )
-        manifest.duration_s = round(time.monotonic() - started, 3)
-        manifest = writer.publish(manifest)
-    _record_landed(resource, manifest, ref)
+    with extract_run(resource, ingest_date, mode) as lineage:
+        existing = read_manifest(store, ref)
+        if existing is not None and not force:
+            lineage.landed(existing, store, reused=True)
+            return {**asdict(existing), "reused": True}
+        window = window_for(resource, ingest_date, mode)
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="govlake-extract-") as scratch:
+            writer = BatchWriter(ref, store, Path(scratch))
+            source = extract_into(resource, window, writer)
+            manifest = Manifest(
+                batch_id=batch_id,
+                resource=resource.id,
+                department=resource.department,
+                ingest_date=ingest_date.isoformat(),
+                mode=window.mode,
+                window_start=window.start.isoformat(sep=" ") if window.start else None,
+                window_end=window.end.isoformat(sep=" "),
+                source={
+                    "system": resource.system.code,
+                    "kind": resource.system.kind,
+                    **{k: v for k, v in source.items() if k != "watermark"},
+                },
+                watermark=source.get("watermark") or {},
+                extracted_at=datetime.now().astimezone().isoformat(timespec="seconds"),
+            )
+            manifest.duration_s = round(time.monotonic() - started, 3)
+            manifest = writer.publish(manifest)
+            lineage.landed(manifest, store, reused=False, parts_folder=Path(scratch))
+        _record_landed(resource, manifest, ref)
     return {**asdict(manifest), "reused": False}
 
 
@@ -154,8 +158,13 @@ def load_resource(
             f"批次不存在 batch {batch_id} of {resource.id} has not landed "
             f"({store.uri(ref.manifest_key)} missing): run its extract task first"
         )
-    with tempfile.TemporaryDirectory(prefix="govlake-load-") as scratch:
+    with (
+        load_run(resource, ingest_date, batch_id) as lineage,
+        tempfile.TemporaryDirectory(prefix="govlake-load-") as scratch,
+    ):
         local = download_quarantine(store, manifest.quarantine_key, Path(scratch))
         extract_rejected = iter_rejected(local) if local else ()
         with connect() as conn:
-            return load_batch(conn, resource, manifest, store, extract_rejected)
+            result = load_batch(conn, resource, manifest, store, extract_rejected)
+        lineage.loaded(manifest, result, store)
+        return result

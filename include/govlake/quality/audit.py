@@ -27,6 +27,7 @@ import psycopg
 
 from govlake.catalog.loader import default_catalog
 from govlake.governance.store import connect, ensure_schema
+from govlake.lineage.steps import quality_recorded
 from govlake.quality.masking import mask
 from govlake.quality.model import DIMENSIONS, Rule, RuleOutcome
 from govlake.quality.rules import (
@@ -410,6 +411,7 @@ def _audit(
         outcomes=outcomes, rows_audited=rows, data_docs=docs, stage=stage,
     )  # fmt: skip
     _record(conn, result, started, gx_id)
+    quality_recorded(result, started)  # OpenLineage: govlake.quality.<table>, its assertions
     result.work_orders = _sync_work_orders(conn, run_id)
     return result
 

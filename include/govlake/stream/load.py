@@ -37,6 +37,7 @@ from psycopg import sql
 from govlake.governance.store import connect, ensure_schema
 from govlake.lake.batch import Manifest, _sha256
 from govlake.lake.storage import ObjectStore, open_store
+from govlake.lineage.steps import stream_load_run
 from govlake.stream.landing import DEPARTMENT, UNKNOWN_KIND, batch_ref, read_stream_manifest
 
 FIXED_COLUMNS = ("msg_id", "device_id", "seq", "observed_at", "received_at")
@@ -148,7 +149,7 @@ def load_stream_batch(
     if m.department != DEPARTMENT:
         raise StreamLoadError(f"batch {m.batch_id} is a {m.department} batch, not a sensor one")
     kind = m.resource
-    with connect() as conn:
+    with stream_load_run(kind, m.batch_id) as lineage, connect() as conn:
         ensure_stream_schema(conn)
         with conn.transaction():
             row = conn.execute(
@@ -191,15 +192,17 @@ def load_stream_batch(
                 "load_conflicts = %s, loaded_at = now() where kind = %s and batch_id = %s",
                 (loaded_rows, landed - loaded_rows, kind, m.batch_id),
             )
-    return StreamLoadResult(
-        kind=kind,
-        batch_id=m.batch_id,
-        landed=landed,
-        inserted=inserted,
-        loaded_rows=loaded_rows,
-        conflicts=landed - loaded_rows,
-        seconds=time.monotonic() - started,
-    )
+        result = StreamLoadResult(
+            kind=kind,
+            batch_id=m.batch_id,
+            landed=landed,
+            inserted=inserted,
+            loaded_rows=loaded_rows,
+            conflicts=landed - loaded_rows,
+            seconds=time.monotonic() - started,
+        )
+        lineage.loaded(m, m.source.get("metrics", {}), result, store)
+    return result
 
 
 def _copy_rows(

@@ -65,17 +65,57 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
+# dbt commands that build or test nodes: run through openlineage-dbt, so each node sends
+# OpenLineage events (inputs, outputs, column lineage from the compiled SQL, test results)
+LINEAGE_COMMANDS = ("build", "run", "test", "seed", "snapshot")
+
+
+def lineage_env() -> dict[str, str]:
+    """What openlineage-dbt reads: the platform's transport and job namespace, and the run
+    it runs under (the Airflow task or platform step calling dbt) as ``OPENLINEAGE_CONTEXT``.
+    Values already in the environment win; the wrapper logs only warnings."""
+    import json
+
+    from govlake.lineage.emit import current_parent, job_namespace
+    from govlake.lineage.transport import transport_config
+
+    env = {
+        "OPENLINEAGE__TRANSPORT": json.dumps(transport_config()),
+        "OPENLINEAGE_NAMESPACE": job_namespace(),
+        "OPENLINEAGE_DBT_LOGGING": "WARNING",
+        "TQDM_DISABLE": "1",  # no progress bar on stderr
+    }
+    parent = current_parent()
+    if parent is not None:
+        env["OPENLINEAGE_CONTEXT"] = json.dumps(parent.context())
+    return {key: value for key, value in env.items() if key not in os.environ}
+
+
 def run_dbt(*args: str, capture: bool = False) -> subprocess.CompletedProcess:
     """``dbt <args>`` on the project, against the configured warehouse.
 
     ``parse`` needs no warehouse: it writes target/manifest.json, which the libraries DAG
-    renders from.
+    renders from. build/run/test/seed/snapshot run through openlineage-dbt (guarded by
+    :mod:`govlake.lineage.dbt_ol`: dbt's exit code and output are kept, lineage failures
+    are warnings).
     """
-    command = [dbt_executable(), *args, "--project-dir", str(DBT_DIR),
-               "--profiles-dir", str(DBT_DIR)]  # fmt: skip
+    command_name = next((a for a in args if not a.startswith("-")), None)
+    env = dbt_env(parse_only=args[:1] == ("parse",))
+    runner = [dbt_executable()]
+    if command_name in LINEAGE_COMMANDS:
+        try:
+            env.update(lineage_env())
+            runner = [sys.executable, "-m", "govlake.lineage.dbt_ol"]
+        except Exception as error:  # lineage never stops dbt: it runs without it
+            import logging
+
+            logging.getLogger(__name__).warning(
+                "血缘 dbt runs without OpenLineage events (%s: %s)", type(error).__name__, error
+            )
+    command = [*runner, *args, "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR)]
     return subprocess.run(
         command,
-        env=dbt_env(parse_only=args[:1] == ("parse",)),
+        env=env,
         cwd=DBT_DIR,
         capture_output=capture,
         text=True,
