@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from govlake.catalog import load_catalog
 from govlake.governance.store import connect, ensure_schema, sync_catalog
+from govlake.lineage.store import harvest
 from govlake.quality import workorders as wo
 from govlake.quality.workorder_cli import app
 from typer.testing import CliRunner
@@ -303,6 +304,7 @@ def test_overdue_listing(conn):
 
 
 def test_the_command_line(conn, dbt_manifest):
+    harvest(conn, by="test", sources=("catalog", "dbt"), dbt_target=dbt_manifest.parent)
     run = audit(conn, {ID_RULE: 2}, sample=["4407**********12X3", "(空)"])
     conn.execute(
         "insert into governance.quality_failure values (%s, %s, %s, %s)",
@@ -338,31 +340,39 @@ def test_the_command_line(conn, dbt_manifest):
     assert "4407**********12X3" in out and "P000123" in out  # masked samples and row keys
     assert "户政大队数据组" in out and "正在核对" in out and "已补录" in out
     assert "raw.police__person" in out and "basic.population" in out  # downstream lineage
+    assert "lake:raw/police/person" in out and "source:police_hukou/person" in out  # upstream
+    assert "report:quality_daily_report" in out and "数据质量科" in out  # a report, its owner
 
     missing = runner.invoke(app, ["show", "424242"])
     assert missing.exit_code == 1 and "work order #424242 not found" in missing.output
     assert runner.invoke(app, ["reopen", str(oid)]).exit_code == 2  # --reason is required
 
 
-def test_neighbours_from_the_dbt_manifest(dbt_manifest, tmp_path):
-    population = wo.neighbours("basic.population", dbt_manifest)
+def test_neighbours_from_the_lineage_store(conn, dbt_manifest):
+    with pytest.raises(wo.LineageUnavailable, match="govlake metadata harvest"):
+        wo.neighbours("basic.population", conn)  # nothing harvested yet
+    harvest(conn, by="test", sources=("catalog", "dbt"), dbt_target=dbt_manifest.parent)
+    population = wo.neighbours("basic.population", conn)
     upstream = {n["table"]: n for n in population["upstream"]}
-    assert upstream["raw.police__person"]["kind"] == "source"
-    assert upstream["raw.police__person"]["unique_id"].endswith("police.police__person")
+    assert upstream["raw.police__person"]["kind"] == "table"
     assert upstream["raw.police__person"]["resource_id"] == "police.person"
     assert upstream["raw.police__person"]["owner"] == "开平市公安局户政管理大队"
     assert upstream["staging.stg_police__person"]["kind"] == "model"
     assert "basic.population" not in upstream
+    # upstream now reaches the department: the lake batches and the source system
+    assert upstream["lake:raw/police/person"]["layer"] == "lake"
+    assert upstream["source:police_hukou/person"]["owner"] == "开平市公安局户政管理大队"
 
-    person = wo.neighbours("raw.police__person", dbt_manifest)
-    downstream = {n["table"] for n in person["downstream"]}
-    assert {"staging.stg_police__person", "basic.population"} <= downstream
-    assert all(n["kind"] in ("model", "snapshot") for n in person["downstream"])
-    assert person["upstream"] == []  # a raw table is where the platform's lineage starts
+    person = wo.neighbours("raw.police__person", conn)
+    downstream = {n["table"]: n for n in person["downstream"]}
+    assert {"staging.stg_police__person", "basic.population"} <= set(downstream)
+    assert [n["table"] for n in person["upstream"]] == [
+        "lake:raw/police/person", "source:police_hukou/person"]  # fmt: skip
+    # downstream now reaches the reports and exports, with their owners
+    report = downstream["report:quality_daily_report"]
+    assert report["kind"] == "exposure" and report["owner"] == "开平市政务服务数据管理局数据质量科"
     # transitively: what is built on the population library is downstream of the raw table
     built_on_population = {n["table"] for n in population["downstream"]}
-    assert built_on_population and built_on_population <= downstream
+    assert built_on_population and built_on_population <= set(downstream)
 
-    assert wo.neighbours("raw.no_such_table", dbt_manifest) == {"upstream": [], "downstream": []}
-    with pytest.raises(wo.LineageUnavailable, match="dbt parse"):
-        wo.neighbours("basic.population", tmp_path / "manifest.json")
+    assert wo.neighbours("raw.no_such_table", conn) == {"upstream": [], "downstream": []}

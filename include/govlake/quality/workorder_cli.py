@@ -161,7 +161,7 @@ def show(order_id: OrderId) -> None:
             ("方向 direction", "表 table", "类型 kind", "资源 resource", "责任单位 owner"),
             [("上游 upstream", n["table"], n["kind"], n.get("resource_id"), n.get("owner"))
              for n in lineage["upstream"]]
-            + [("下游 downstream", n["table"], n["kind"], None, None)
+            + [("下游 downstream", n["table"], n["kind"], n.get("resource_id"), n.get("owner"))
                for n in lineage["downstream"]],
         )  # fmt: skip
 

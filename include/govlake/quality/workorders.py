@@ -14,19 +14,16 @@ The machine never closes an order: a person resolves it, the next passing audit 
 a person closes it. Due dates come from the severity (blocking 1 day, warning 7 days;
 ``GOVLAKE_WORKORDER_DUE_DAYS_BLOCKING`` / ``_WARNING``), counted from opening and reopening.
 
-:func:`neighbours` answers "what feeds this table, what does it feed" from dbt's manifest;
-it is the one place a lineage store would replace.
+:func:`neighbours` answers "what feeds this table, what does it feed" from the metadata
+store (``govlake.lineage``): from the departmental source to the reports and exports.
 """
 
 from __future__ import annotations
 
 import getpass
-import json
 import os
-from collections import deque
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -64,8 +61,8 @@ class WorkOrderNotFound(WorkOrderError, LookupError):
     pass
 
 
-class LineageUnavailable(FileNotFoundError):
-    """dbt's manifest is not there (run ``dbt parse``)."""
+class LineageUnavailable(LookupError):
+    """The metadata store holds no lineage yet (run ``govlake metadata harvest``)."""
 
 
 def state_label(state: str) -> str:
@@ -391,87 +388,45 @@ def comment(conn: psycopg.Connection, order_id: int, text: str, by: str | None =
 
 # --- lineage -------------------------------------------------------------------------------
 
-_manifest_cache: dict[Path, tuple[float, dict]] = {}
+# what a neighbour says about itself, from the metadata store
+_NEIGHBOUR_ATTRS = ("kind", "layer", "name_zh", "name_en", "resource_id", "department", "owner")
 
 
-def _manifest(path: Path | None) -> dict:
-    if path is None:
-        from govlake.transform.dbt import MANIFEST
+def neighbours(table_name: str, conn: psycopg.Connection | None = None) -> dict[str, list[dict]]:
+    """What feeds a table and what is built on it, transitively, from the metadata store
+    (``governance.md_*``, filled by ``govlake metadata harvest``).
 
-        path = MANIFEST
-    try:
-        mtime = path.stat().st_mtime
-    except FileNotFoundError:
-        raise LineageUnavailable(
-            f"dbt 清单不存在 dbt's manifest not found: {path} (run `dbt parse`)"
-        ) from None
-    cached = _manifest_cache.get(path)
-    if cached is None or cached[0] != mtime:
-        cached = (mtime, json.loads(path.read_text(encoding="utf-8")))
-        _manifest_cache[path] = cached
-    return cached[1]
-
-
-def _relation(item: dict) -> str:
-    name = item.get("identifier") or item.get("alias") or item["name"]
-    return f"{item['schema']}.{name}"
-
-
-def _describe(unique_id: str, item: dict) -> dict[str, Any]:
-    described: dict[str, Any] = {
-        "table": _relation(item),
-        "kind": item["resource_type"],
-        "unique_id": unique_id,
-    }
-    if item["resource_type"] == "source":
-        meta = item.get("meta") or {}
-        described.update(
-            department=item.get("source_name"),
-            resource_id=meta.get("resource_id"),
-            owner=meta.get("owner"),
-        )
-    return described
-
-
-def neighbours(table_name: str, manifest_path: Path | None = None) -> dict[str, list[dict]]:
-    """What feeds a table (upstream, transitively: dbt sources = catalog raw tables, seeds,
-    models) and what it feeds (downstream models, transitively), from dbt's manifest.
-
-    ``table_name`` is ``schema.table``: a raw table ``raw.police__person`` is the dbt source
-    ``police.police__person``; ``basic.population`` is the model in schema ``basic``. Each
-    neighbour is ``{"table", "kind", "unique_id"}`` (sources add ``department``,
-    ``resource_id``, ``owner``), sorted by table. A table dbt does not know has none.
-    Raises :class:`LineageUnavailable` without a manifest. A lineage store replaces this
-    one function.
+    ``table_name`` is a dataset key: ``raw.police__person``, ``basic.population``.
+    Upstream reaches the departmental source (``source:<system>/<object>``) and the lake
+    batches (``lake:raw/<dept>/<resource>``) through the raw table; downstream reaches the
+    libraries built on it and the reports and exports (dbt exposures) that consume them.
+    Each neighbour is ``{"table", "kind", "layer", "name_zh", "name_en", "resource_id",
+    "department", "owner", "distance"}`` (hops away), sorted by table. A table the store does
+    not know has none. Raises :class:`LineageUnavailable` when nothing has been harvested.
     """
-    manifest = _manifest(manifest_path)
-    items: dict[str, dict] = {**manifest.get("nodes", {}), **manifest.get("sources", {})}
-    wanted = table_name.lower()
-    start_ids = [
-        uid
-        for uid, item in items.items()
-        if item.get("resource_type") in ("source", "model", "seed", "snapshot")
-        and _relation(item).lower() == wanted
-    ]
+    if conn is None:
+        from govlake.governance.store import connect
 
-    def walk(edges: dict[str, list[str]], kinds: tuple[str, ...]) -> list[dict]:
-        seen: set[str] = set(start_ids)
-        found: dict[str, dict] = {}
-        queue = deque(start_ids)
-        while queue:
-            for nxt in edges.get(queue.popleft(), []):
-                if nxt in seen or nxt not in items:
-                    continue
-                seen.add(nxt)
-                if items[nxt].get("resource_type") in kinds:
-                    found[nxt] = _describe(nxt, items[nxt])
-                    queue.append(nxt)
-        return sorted(found.values(), key=lambda n: (n["table"], n["unique_id"]))
+        with connect() as own:
+            return neighbours(table_name, own)
+    from govlake.lineage import graph as lineage_graph
 
-    return {
-        "upstream": walk(manifest.get("parent_map", {}), ("source", "seed", "model", "snapshot")),
-        "downstream": walk(manifest.get("child_map", {}), ("model", "snapshot")),
-    }
+    if not lineage_graph.store_ready(conn):
+        raise LineageUnavailable(
+            "元数据库为空，尚无血缘信息：先运行 `govlake metadata harvest` · the metadata store "
+            "is empty: run `govlake metadata harvest` to collect lineage"
+        )
+    graph = lineage_graph.walk(conn, table_name, None, "both", None)
+
+    def describe(nodes: list) -> list[dict]:
+        found = [
+            {"table": n.dataset, **{a: getattr(n, a) for a in _NEIGHBOUR_ATTRS},
+             "distance": abs(n.distance)}
+            for n in nodes
+        ]  # fmt: skip
+        return sorted(found, key=lambda n: n["table"])
+
+    return {"upstream": describe(graph.upstream()), "downstream": describe(graph.downstream())}
 
 
 # --- queries -------------------------------------------------------------------------------
@@ -501,11 +456,9 @@ def list_orders(
         ).fetchall()  # fmt: skip
 
 
-def show_order(
-    conn: psycopg.Connection, order_id: int, manifest_path: Path | None = None
-) -> dict[str, Any]:
+def show_order(conn: psycopg.Connection, order_id: int) -> dict[str, Any]:
     """One order with its events, the latest failing result (masked samples, failing row
-    keys) and its lineage neighbours (``lineage_error`` when dbt's manifest is missing)."""
+    keys) and its lineage neighbours (``lineage_error`` when the metadata store is empty)."""
     with conn.cursor(row_factory=dict_row) as cur:
         order = cur.execute(
             f"select {_ORDER_COLUMNS}, (state = any(%s) and due_at < now()) as overdue "
@@ -536,7 +489,7 @@ def show_order(
             ).fetchall()
     order["lineage_error"] = None
     try:
-        order["neighbours"] = neighbours(order["table_name"], manifest_path)
+        order["neighbours"] = neighbours(order["table_name"], conn)
     except LineageUnavailable as error:
         order["neighbours"] = {"upstream": [], "downstream": []}
         order["lineage_error"] = str(error)
