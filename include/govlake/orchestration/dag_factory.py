@@ -36,6 +36,7 @@ FIXED_TAGS = {
     "dbt",
     "libraries",
     "quality",
+    "metadata",
     "sensor",
     "stream",
     *KIND_TAGS.values(),

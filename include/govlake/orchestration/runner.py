@@ -68,3 +68,17 @@ def run_sensor_dag() -> DagRunResult:
         state=str(run.state),
         task_states={ti.task_id: str(ti.state) for ti in run.get_task_instances()},
     )
+
+
+def run_metadata_dag() -> DagRunResult:
+    """Harvest the metadata store and rebuild the catalog site through Airflow, once."""
+    airflow_env.migrate()
+    from govlake.orchestration.metadata_dag import build_metadata_dag
+
+    dag = build_metadata_dag()
+    run = dag.test()
+    return DagRunResult(
+        dag_id=dag.dag_id,
+        state=str(run.state),
+        task_states={ti.task_id: str(ti.state) for ti in run.get_task_instances()},
+    )
