@@ -659,9 +659,7 @@ def test_a_warehouse_from_before_stream_quarantine_accepts_it_after_an_upgrade(p
             "insert into governance.quarantine (resource_id, batch_id, stage, reason) "
             "values ('sensor.air', 'b2', 'stream', 'malformed')"
         )
-        stages = conn.execute(
-            "select stage from governance.quarantine order by stage"
-        ).fetchall()
+        stages = conn.execute("select stage from governance.quarantine order by stage").fetchall()
         with pytest.raises(Exception, match="quarantine_stage_check"):
             conn.execute(
                 "insert into governance.quarantine (resource_id, batch_id, stage, reason) "
