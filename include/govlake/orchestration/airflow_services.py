@@ -73,7 +73,7 @@ def airflow_command() -> list[str]:
 class AirflowServices:
     """Airflow's four components on ``metadata_url`` (a PostgreSQL database of their own).
 
-    ``metadata_url``: ``postgresql://user:password@host:port/database``; Airflow reaches it
+    ``metadata_url``: the database's libpq URL (``postgresql://…``); Airflow reaches it
     with psycopg2 and, for its async engine, psycopg 3 (its default, asyncpg, is not among
     the platform's requirements). ``env``: what the components add to this process's
     environment — the connections (``AIRFLOW_CONN_*``) and the platform's ``GOVLAKE_*``
