@@ -149,6 +149,15 @@ def test_the_dataset_page_joins_entry_terms_fields_lineage_quality(store, tmp_pa
     town = re.search(r'<tr><td><code id="field-town_code">.*?</tr>', page, re.S).group(0)
     assert "440783001" in town and "masked" not in town
     assert "关志强" not in page  # names are L3
+    # L2 is internal (内部): the recipient number is masked for the public …
+    recipient = re.search(r'<tr><td><code id="field-recipient_id">.*?</tr>', page, re.S)
+    assert "已脱敏 masked" in recipient.group(0)
+    # … and shown to staff, whose default clearance is L2, with no read to record
+    build_site(store, tmp_path / "staff", principal="staff.chen")
+    staff = (tmp_path / "staff" / "datasets" / "raw.civil__low_income.html").read_text("utf-8")
+    staff_row = re.search(r'<tr><td><code id="field-recipient_id">.*?</tr>', staff, re.S)
+    assert "已脱敏 masked" not in staff_row.group(0)
+    assert ID_NUMBER not in staff  # L4 stays masked without a grant
     # lineage: upstream to the lake and the department's drop, links to their pages
     svg = re.search(r"<svg.*?</svg>", page, re.S).group(0)
     root = ET.fromstring(svg)

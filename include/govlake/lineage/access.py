@@ -1,7 +1,8 @@
 """Permissions on metadata: who may see which sample values (metadata follows the data).
 
 A principal (a person, a department's account, ``public`` for the published catalog
-site) may read values up to a sensitivity grade: L2 unless granted more. Grants
+site) may read values up to a sensitivity grade: L2 unless granted more — ``public``, the
+reader of the published site, L1 (L2 values are internal, 内部). Grants
 (``governance.md_grant``) name a dataset, or ``*`` for every dataset; a principal's
 clearance on a dataset is the highest grade any of its grants there allows. Granting
 and revoking are recorded in ``md_change``.
@@ -26,7 +27,9 @@ from psycopg.types.json import Jsonb
 from govlake.lineage.store import GRADES, MetadataError, ensure_store, grade_rank, require_store
 from govlake.quality.masking import mask_text
 
-DEFAULT_CLEARANCE = "L2"
+DEFAULT_CLEARANCE = "L2"  # the bureau's and the departments' staff: internal values
+# the published catalog site's reader: open values only (L2 is internal, 内部)
+PUBLIC_PRINCIPAL, PUBLIC_CLEARANCE = "public", "L1"
 UNKNOWN_GRADE = "L3"  # a field whose grade is not known is read as if it were L3
 READ_SCAN_ROWS = 10_000  # samples come from the first rows found, not a full scan
 
@@ -158,7 +161,8 @@ def clearance(conn: psycopg.Connection, principal: str, dataset: str) -> str:
         "select max_grade from governance.md_grant where principal = %s and dataset in (%s, '*')",
         (principal, dataset),
     ).fetchall()
-    return max([DEFAULT_CLEARANCE, *(r[0] for r in rows)], key=grade_rank)
+    default = PUBLIC_CLEARANCE if principal == PUBLIC_PRINCIPAL else DEFAULT_CLEARANCE
+    return max([default, *(r[0] for r in rows)], key=grade_rank)
 
 
 def samples(
