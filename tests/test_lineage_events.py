@@ -355,6 +355,27 @@ def test_a_failing_step_sends_fail_with_its_error(departments, strict):
     assert type(raised.value).__name__ in error["stackTrace"]
 
 
+def test_an_error_leaves_the_platform_without_the_values_it_quotes(platform, strict):
+    """Database errors quote the values they choke on; the FAIL event keeps the primary
+    message with identity numbers and names masked, and the frames without the values."""
+    from govlake.lineage.emit import step_run
+
+    identity = "44078319900101123X"
+    with pytest.raises(ValueError), step_run("govlake.load.civil.low_income", job_type="LOAD"):
+        raise ValueError(
+            f"duplicate key value (id_number)=({identity}) of 关志强\nDETAIL: {identity}"
+        )
+    [fail] = _of(_assert_all_valid(), "govlake.load.civil.low_income", "FAIL")
+    error = fail["run"]["facets"]["errorMessage"]
+    assert (
+        error["message"]
+        == "ValueError: duplicate key value (id_number)=(440783***********X) of 关**"
+    )
+    assert identity not in json.dumps(fail, ensure_ascii=False)
+    assert "关志强" not in json.dumps(fail, ensure_ascii=False)
+    assert error["stackTrace"].endswith("ValueError") and "line" in error["stackTrace"]
+
+
 def test_lineage_that_cannot_be_sent_never_fails_the_step(
     departments, tmp_path, monkeypatch, caplog
 ):

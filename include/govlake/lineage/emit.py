@@ -32,6 +32,7 @@ import functools
 import json
 import logging
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Iterator
@@ -501,11 +502,39 @@ def _client_version() -> str:
     return version("openlineage-python")
 
 
+_SENSITIVE_TOKEN = re.compile(r"[0-9]{6,}[0-9Xx]?|[\u3400-\u9fff]{2,4}(?=[)）'\"，,\s]|$)")
+ERROR_TEXT_LIMIT = 500
+
+
+def safe_error_text(error: BaseException | str) -> str:
+    """An error's text fit to leave the platform in a lineage event (Marquez, files).
+
+    Database and Arrow errors quote the values they choke on (``Key (id_number)=(4407…)``,
+    a bad cell): only the primary message is kept (psycopg's ``diag.message_primary``, else
+    the first line), long digit runs and short Chinese names in it are masked, and it is
+    cut to ``ERROR_TEXT_LIMIT`` characters. The full error stays in the task's log.
+    """
+    from govlake.quality.masking import mask_text
+
+    if isinstance(error, BaseException):
+        diag = getattr(error, "diag", None)
+        primary = getattr(diag, "message_primary", None) if diag is not None else None
+        text = (
+            f"{type(error).__name__}: {primary or str(error).splitlines()[0] if str(error) else ''}"
+        )
+    else:
+        text = error.splitlines()[0] if error else ""
+    text = _SENSITIVE_TOKEN.sub(lambda m: mask_text(m.group(0)), text)
+    return text[:ERROR_TEXT_LIMIT]
+
+
 def _error_facet(error: BaseException) -> error_message_run.ErrorMessageRunFacet:
+    # where it failed (files, lines, functions), not what the failing values were
+    frames = "".join(traceback.format_tb(error.__traceback__))
     return error_message_run.ErrorMessageRunFacet(
-        message=f"{type(error).__name__}: {error}",
+        message=safe_error_text(error),
         programmingLanguage="python",
-        stackTrace="".join(traceback.format_exception(error)),
+        stackTrace=f"Traceback (most recent call last):\n{frames}{type(error).__name__}",
         producer=PRODUCER,
     )
 

@@ -49,6 +49,7 @@ from govlake.lineage.emit import (
     nominal_day,
     output_dataset,
     record_run,
+    safe_error_text,
     schema_facet,
     step_run,
     version_facet,
@@ -360,7 +361,7 @@ def _assertion(result: AuditResult, outcome) -> data_quality_assertions_dataset.
         "failed": outcome.failed,
     }
     if outcome.error:
-        params["error"] = outcome.error
+        params["error"] = safe_error_text(outcome.error)
     return data_quality_assertions_dataset.Assertion(
         assertion=rule.rule_id,
         success=bool(outcome.success),
@@ -368,7 +369,8 @@ def _assertion(result: AuditResult, outcome) -> data_quality_assertions_dataset.
         severity="error" if rule.blocking else "warn",
         name=rule.rule_id,
         description=f"{rule.description_zh} · {rule.description_en}",
-        actual=None if outcome.observed is None else str(outcome.observed),
+        # counts and ratios only: an observed value of a column may be a person's datum
+        actual=str(outcome.observed) if isinstance(outcome.observed, int | float) else None,
         params=params,
     )
 
