@@ -238,6 +238,8 @@ def test_openlineage_events_go_to_marquez_and_to_the_metadata_store():
     assert url.host == "marquez" and url.host in services()
     assert str(url.port) == environment(services()["marquez"])["MARQUEZ_PORT"]
     assert by_type["http"].get("endpoint", "api/v1/lineage") == "api/v1/lineage"
+    # a Marquez outage costs each event seconds, not the client's default half-minute
+    assert by_type["http"]["timeout"] <= 5 and by_type["http"]["retry"]["total"] <= 1
 
     from openlineage.client.transport import get_default_factory
     from openlineage.client.transport.composite import CompositeTransport
