@@ -89,12 +89,17 @@ EDGES = [
     (RAW, "id_number", STG, "id_number", "DIRECT/TRANSFORMATION", None, None, None, "manual"),
     (RAW, "name", STG, "name", "DIRECT/IDENTITY", None, "model.kaiping.stg_police__person",
      None, "openlineage"),
+    (RAW, "town_code", STG, "town_code", "DIRECT/IDENTITY", None,
+     "model.kaiping.stg_police__person", None, "openlineage"),
     (STG, "", POP, "", None, "dbt model population", "model.kaiping.population",
      "select * from staging.stg_police__person", "dbt"),
     (STG, "id_number", POP, "id_number", "DIRECT/IDENTITY", None, "model.kaiping.population",
      None, "openlineage"),
+    (STG, "name", POP, "name", "DIRECT/IDENTITY", None, "model.kaiping.population", None,
+     "openlineage"),
     (STG, "town_code", POP, "town_code", "DIRECT/IDENTITY", None, "model.kaiping.population",
      None, "openlineage"),
+    # the standard addresses → population at table level only (no column lineage harvested)
     (ADDRESS, "", POP, "", None, "dbt model population", "model.kaiping.population", None,
      "dbt"),
     (POP, "", ROSTER, "", None, "dbt model overseas_roster_verification",
@@ -129,31 +134,41 @@ def _metadata_ddl() -> str:
     return resources.files("govlake.lineage").joinpath("metadata.sql").read_text("utf-8")
 
 
-def fill_store(conn: psycopg.Connection) -> None:
-    """The metadata store as the harvesters leave it, and quality rules and orders."""
-    conn.execute(_metadata_ddl())
-    for key, (kind, layer, zh, en, owner, dept, resource, grade) in DATASETS.items():
+def add_dataset(conn: psycopg.Connection, key: str, row: tuple, fields: list[str]) -> None:
+    kind, layer, zh, en, owner, dept, resource, grade = row
+    conn.execute(
+        "insert into governance.md_dataset (dataset, kind, layer, name_zh, name_en, "
+        "description, owner, department, resource_id, grade, origins) "
+        "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (key, kind, layer, zh, en, f"{zh or key} 的说明", owner, dept, resource, grade,
+         ["catalog" if layer in ("source", "lake", "raw") else "dbt"]),
+    )  # fmt: skip
+    for position, name in enumerate(fields, start=1):
         conn.execute(
-            "insert into governance.md_dataset (dataset, kind, layer, name_zh, name_en, "
-            "description, owner, department, resource_id, grade, origins) "
-            "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (key, kind, layer, zh, en, f"{zh or key} 的说明", owner, dept, resource, grade,
-             ["catalog" if layer in ("source", "lake", "raw") else "dbt"]),
+            "insert into governance.md_field (dataset, name, position, data_type, grade, "
+            "data_element) values (%s, %s, %s, 'text', %s, %s)",
+            (key, name, position, GRADES.get(name, "L1"),
+             "KP.DE.0102" if name == "id_number" else None),
         )  # fmt: skip
-        for position, name in enumerate(FIELDS.get(key, []), start=1):
-            conn.execute(
-                "insert into governance.md_field (dataset, name, position, data_type, grade, "
-                "data_element) values (%s, %s, %s, 'text', %s, %s)",
-                (key, name, position, GRADES.get(name, "L1"),
-                 "KP.DE.0102" if name == "id_number" else None),
-            )  # fmt: skip
-    for row in [*EDGES, RETIRED]:
+
+
+def add_edges(conn: psycopg.Connection, rows: list[tuple], retired: str | None = None) -> None:
+    for row in rows:
         conn.execute(
             "insert into governance.md_edge (source_dataset, source_field, target_dataset, "
             "target_field, transformation, description, job, sql, origin, retired_at) "
             "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (*row, "2026-11-01" if row is RETIRED else None),
+            (*row, retired),
         )
+
+
+def fill_store(conn: psycopg.Connection) -> None:
+    """The metadata store as the harvesters leave it, and quality rules and orders."""
+    conn.execute(_metadata_ddl())
+    for key, row in DATASETS.items():
+        add_dataset(conn, key, row, FIELDS.get(key, []))
+    add_edges(conn, EDGES)
+    add_edges(conn, [RETIRED], retired="2026-11-01")
     conn.execute(  # OpenLineage said the join masks the identity numbers it passes on
         "update governance.md_edge set masking = true where source_dataset = %s "
         "and source_field = 'id_number' and target_dataset = %s",
@@ -217,7 +232,8 @@ def test_upstream_reaches_the_department_source_through_the_lake(conn):
     # the staging edge is dbt's table edge with its SQL, and knows its column edges
     staged = edge(graph, RAW, STG)
     assert staged.sql == STAGING_SQL and staged.job == "model.kaiping.stg_police__person"
-    assert staged.columns == [("id_number", "id_number"), ("name", "name")]
+    assert staged.columns == [("id_number", "id_number"), ("name", "name"),
+                              ("town_code", "town_code")]  # fmt: skip
     assert staged.origins == ["manual", "dbt", "openlineage"]
 
 
@@ -281,25 +297,70 @@ def test_column_upstream_follows_field_edges_then_the_same_named_column(conn):
     assert (column.name, column.grade, column.data_element) == ("id_number", "L4", "KP.DE.0102")
     # the standard addresses feed the population table, but they have no id_number
     assert ADDRESS not in graph.nodes
-    names = lg.lineage(conn, f"{POP}.name", "up")  # no field edge into it: by name
-    assert keys(names.nodes.values()) == {POP, STG, RAW, LAKE, SOURCE}
-    assert edge(names, STG, POP, "name", "name").inferred
-    assert not edge(names, RAW, STG, "name", "name").inferred
+    # a field edge from staging does not keep the walk from the standard addresses, whose
+    # edge into the population table is known at table level only: by name
+    towns = lg.lineage(conn, f"{POP}.town_code", "up")
+    assert keys(towns.nodes.values()) == {POP, STG, ADDRESS, RAW, LAKE, SOURCE}
+    assert edge(towns, ADDRESS, POP, "town_code", "town_code").inferred
+    assert not edge(towns, STG, POP, "town_code", "town_code").inferred
 
 
 def test_column_downstream_keeps_to_the_column(conn):
     graph = lg.lineage(conn, f"{RAW}.id_number", "down")
-    assert keys(graph.downstream()) == {STG, POP, ROSTER}  # not via town_code to 二标四实
+    # not via town_code to 二标四实; the report reads the whole population library
+    assert keys(graph.downstream()) == {STG, POP, ROSTER, REPORT}
+    assert edge(graph, POP, REPORT, "id_number", "").inferred
     joined = edge(graph, POP, ROSTER, "id_number", "id_number")
     assert joined.transformation == "INDIRECT/JOIN" and joined.masking
     assert "脱敏 the step masks the values" in lineage_svg(graph)
     town = lg.lineage(conn, f"{RAW}.town_code", "down")
-    assert keys(town.downstream()) == {STG, POP, TSFA, EXPORT}
+    assert keys(town.downstream()) == {STG, POP, TSFA, EXPORT, REPORT}
     # no field edge leaves 二标四实: its table edge carries the column to the export
     published = edge(town, TSFA, EXPORT, "actual_population", "")
     assert published.inferred and published.description == "dbt exposure open_data_export"
-    assert edge(town, RAW, STG, "town_code", "town_code").inferred  # no field edge: by name
+    assert not edge(town, RAW, STG, "town_code", "town_code").inferred
     assert [c.name for c in town.nodes[TSFA].columns] == ["actual_population"]
+
+
+def test_a_consumer_known_only_by_a_table_edge_is_reached_from_every_column(conn):
+    # the daily report also reads staging directly (a dbt exposure: a table edge only),
+    # while staging's columns have field edges into the population library
+    add_edges(conn, [(STG, "", REPORT, "", None, "dbt exposure quality_daily_report", None,
+                      None, "dbt")])  # fmt: skip
+    down = lg.lineage(conn, f"{STG}.id_number", "down")
+    assert down.nodes[REPORT].distance == 1 and down.nodes[REPORT].whole
+    read = edge(down, STG, REPORT, "id_number", "")
+    assert read.inferred and read.description == "dbt exposure quality_daily_report"
+    assert not edge(down, STG, POP, "id_number", "id_number").inferred
+    found = lg.impact(conn, f"{STG}.id_number")
+    assert [(n.dataset, n.owner) for n in found.consumers] == [(REPORT, "数据质量科")]
+    assert {o["owner"]: o["consumers"] for o in found.owners}["数据质量科"] == [REPORT]
+    shown = runner.invoke(app, ["impact", f"{STG}.id_number"])
+    assert shown.exit_code == 0, shown.output
+    assert REPORT in shown.output and "数据质量科" in shown.output
+
+
+def test_a_column_a_model_with_column_lineage_does_not_use_is_not_inferred_into_it(conn):
+    # the identity check takes id_number from staging and name from the roster: its column
+    # lineage is known, and staging's name is not part of it
+    check = "special.identity_check"
+    add_dataset(conn, check, ("model", "special", "身份核验", None, "开平市侨务局", None, None,
+                              "L4"), ["id_number", "name"])  # fmt: skip
+    job = "model.kaiping.identity_check"
+    add_edges(conn, [
+        (STG, "", check, "", None, "dbt model identity_check", job, None, "dbt"),
+        (ROSTER, "", check, "", None, "dbt model identity_check", job, None, "dbt"),
+        (STG, "id_number", check, "id_number", "DIRECT/IDENTITY", None, job, None,
+         "openlineage"),
+        (ROSTER, "name", check, "name", "DIRECT/IDENTITY", None, job, None, "openlineage"),
+    ])  # fmt: skip
+    assert check not in lg.lineage(conn, f"{STG}.name", "down").nodes
+    assert check in lg.lineage(conn, f"{STG}.id_number", "down").nodes
+    # upstream alike: from the roster's name, not staging's, and not on into the population
+    # library (whose column lineage into the roster carries only id_number)
+    up = lg.lineage(conn, f"{check}.name", "up")
+    assert keys(up.nodes.values()) == {check, ROSTER}
+    assert not edge(up, ROSTER, check, "name", "name").inferred and len(up.edges) == 1
 
 
 # ---------------------------------------------------------------------------------------
@@ -360,9 +421,9 @@ def test_impact_of_a_table(conn):
 
 def test_impact_of_a_column_keeps_to_what_it_touches(conn):
     found = lg.impact(conn, f"{RAW}.id_number")
-    assert keys(found.datasets) == {RAW, STG, POP, ROSTER}
-    assert found.consumers == []  # the report reads the whole population library …
-    # … but not through id_number: the table edge to it is not followed from a column
+    assert keys(found.datasets) == {RAW, STG, POP, ROSTER, REPORT}
+    # the report reads the whole population library (an exposure: a table edge only)
+    assert [(n.dataset, n.owner) for n in found.consumers] == [(REPORT, "数据质量科")]
     rules = {r["rule_id"] for r in found.rules}
     assert rules == {
         "raw.police__person:completeness:id_number",
@@ -432,8 +493,8 @@ def test_lineage_and_impact_commands(conn, tmp_path):
     assert "影响分析" in impact.output and EXPORT in impact.output and "数据开放科" in impact.output
     as_json = runner.invoke(app, ["impact", f"{RAW}.id_number", "--json"])
     assert as_json.exit_code == 0, as_json.output
-    assert {d["dataset"] for d in json.loads(as_json.output)["datasets"]} == {RAW, STG, POP,
-                                                                             ROSTER}  # fmt: skip
+    assert {d["dataset"] for d in json.loads(as_json.output)["datasets"]} == {
+        RAW, STG, POP, ROSTER, REPORT}  # fmt: skip
 
     typo = runner.invoke(app, ["lineage", "basic.populaton"])
     assert typo.exit_code == 1

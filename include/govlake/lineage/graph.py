@@ -8,12 +8,15 @@ columns (column level), upstream, downstream or both, to a depth or all the way:
   catalog, by hand) is one edge that lists its ``origins``;
 - table level follows every edge touching a dataset — dataset edges and field edges
   folded onto their datasets (the folded column pairs are kept on the edge);
-- column level follows field edges. A column with no field edge in the walking direction
-  falls back on its dataset's table edges and continues with the column of the same name
-  on the other side — or with the whole dataset when no column of it is known (a report,
-  an export); a dataset whose columns do not include that name is not on the column's
-  path. Such edges are marked ``inferred``. A field edge from or to ``''`` (the whole
-  dataset) continues at table level;
+- column level follows field edges. A neighbouring dataset known only at table level — no
+  field edge at all between the two datasets in the walking direction (a report or export,
+  a model whose column lineage is missing) — is reached through the table edge, from every
+  column, whatever field edges the column has elsewhere: the walk continues with the column
+  of the same name on the other side, or with the whole dataset when no column of it is
+  known (a report, an export); a dataset whose columns do not include that name is not on
+  the column's path. Such edges are marked ``inferred``. Where field edges do join the two
+  datasets, the column lineage is known, and a column without one there does not flow
+  there. A field edge from or to ``''`` (the whole dataset) continues at table level;
 - the walk keeps what it has seen, so cycles end it, and each node records its shortest
   distance from the target (negative upstream, positive downstream).
 
@@ -423,38 +426,39 @@ class _Walker:
         for row in rows:
             by_key[(row["source_dataset"], row["source_field"], row["target_dataset"],
                     row["target_field"])].append(row)  # fmt: skip
-        reached = set()
         for (sd, sf, td, tf), group in by_key.items():
             edge = _merge(group, Edge(sd, td, sf, tf))
-            reached.add((td, tf) if up else (sd, sf))
             found.append((edge, (sd, sf) if up else (td, tf)))
-        # columns without a field edge this way: through their dataset's table edges
-        bare = [(d, f) for d, f in columns if (d, f) not in reached]
-        if bare:
-            rows = self.rows(
-                f"e.{near}_dataset = any(%(d)s) and e.source_field = '' and e.target_field = ''",
-                {"d": sorted({d for d, _ in bare})},
-            )
-            tables = _fold(rows)
-            others = self.fields({getattr(e, far) for e in tables.values()})
-            for dataset, column in bare:
-                for edge in tables.values():
-                    if getattr(edge, near) != dataset:
-                        continue
-                    other = getattr(edge, far)
-                    if column in others[other]:
-                        other_field = column
-                    elif not others[other]:  # no columns known (a report): all of it
-                        other_field = ""
-                    else:  # it has columns, none of this name: not this column's path
-                        continue
-                    inferred = Edge(
-                        edge.source, edge.target,
-                        other_field if up else column, column if up else other_field,
-                        edge.transformation, edge.description, edge.job, edge.sql,
-                        list(edge.origins), inferred=True, masking=edge.masking,
-                    )  # fmt: skip
-                    found.append((inferred, (other, other_field)))
+        # neighbours known only at table level (no field edge at all between the two datasets
+        # this way: an exposure, a model without column lineage): through the table edge. Where
+        # field edges exist, a column without one there does not flow there.
+        rows = self.rows(
+            f"e.{near}_dataset = any(%(d)s) and e.source_field = '' and e.target_field = '' "
+            "and not exists (select 1 from governance.md_edge f where f.retired_at is null "
+            "and f.source_dataset = e.source_dataset and f.target_dataset = e.target_dataset "
+            "and (f.source_field <> '' or f.target_field <> ''))",
+            {"d": sorted({d for d, _ in columns})},
+        )
+        tables = _fold(rows)
+        others = self.fields({getattr(e, far) for e in tables.values()})
+        for dataset, column in columns:
+            for edge in tables.values():
+                if getattr(edge, near) != dataset:
+                    continue
+                other = getattr(edge, far)
+                if column in others[other]:
+                    other_field = column
+                elif not others[other]:  # no columns known (a report): all of it
+                    other_field = ""
+                else:  # it has columns, none of this name: not this column's path
+                    continue
+                inferred = Edge(
+                    edge.source, edge.target,
+                    other_field if up else column, column if up else other_field,
+                    edge.transformation, edge.description, edge.job, edge.sql,
+                    list(edge.origins), inferred=True, masking=edge.masking,
+                )  # fmt: skip
+                found.append((inferred, (other, other_field)))
         return found
 
     def walk(
