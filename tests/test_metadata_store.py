@@ -11,8 +11,9 @@ between harvests the test alters a table the way a DBA would.
 
 The last test feeds a small hand-written event log to the event harvester: it is a parser
 unit test for parts of the OpenLineage spec the platform's emitters do not use (indirect
-lineage, masking, FAIL events, superseding, a line still being written), not a stand-in
-for real events.
+lineage, masking, FAIL, START and RUNNING events, superseding, a line still being written,
+lines that are JSON but not events the harvester can apply), not a stand-in for real
+events.
 """
 
 from __future__ import annotations
@@ -128,6 +129,7 @@ def city(platform, departments, hotline_api, airflow_db, tmp_path) -> Path:
 def test_the_metadata_store_follows_the_city(city: Path, monkeypatch):
     first = _harvest(city)
     assert first.snapshot_id is not None and first.events > 0
+    assert first.unreadable_events == 0, first.notes  # every real event can be applied
     _catalog_datasets_fields_and_edges(first)
     _dbt_models_and_the_warehouse_columns(city)
     _openlineage_events_of_the_runs()
@@ -222,6 +224,13 @@ def _dbt_models_and_the_warehouse_columns(target: Path) -> None:
         "lineage:raw.civil__low_income.id_number",
         "upstream:raw.civil__low_income.id_number",
     )
+    # an input with no known grade counts as L3: staging reads disability_grade out of raw
+    # `_extra` (what a source sends undeclared), which has no grade and nothing upstream yet
+    extra = _fields("raw.civil__low_income")["_extra"]
+    assert (extra["grade"], extra["grade_basis"]) == (None, None)
+    disability = _fields("staging.stg_civil__low_income")["disability_grade"]
+    assert (disability["grade"], disability["grade_basis"]) == (
+        "L3", "ungraded:raw.civil__low_income._extra")  # fmt: skip
     # a model not built yet is known from the manifest alone, with its declared columns
     population = nodes["model.kaiping.population"]
     entry = _dataset("basic.population")
@@ -444,15 +453,23 @@ def _samples_are_masked_unless_granted() -> None:
         town = samples(conn, "raw.civil__low_income", "town_code", "li.ming")  # L1: no log
         staging = samples(conn, "staging.stg_civil__low_income", "id_number", "li.ming")
         # the loader's bookkeeping is L1 and readable; `_extra` (what a source sent
-        # undeclared) has no grade and nothing upstream to inherit one from
+        # undeclared) has no grade of its own, and since day 3 holds the drifted column,
+        # which has none either: computed from an unknown grade, it is L3
         batch = samples(conn, "raw.civil__low_income", "_batch_id", "public")
-        unknown = samples(conn, "raw.civil__low_income", "_extra", "public")
+        extra = samples(conn, "raw.civil__low_income", "_extra", "public")
     assert (shown.masked, shown.values) == (False, real)
     assert not town.masked and town.values
     assert staging.masked  # the grant is on the raw table only
     assert (batch.grade, batch.masked) == ("L1", False) and batch.values
     assert batch.values[0].startswith("2026")
-    assert unknown.grade is None and unknown.masked  # an unknown grade is read as L3
+    assert (extra.grade, extra.masked) == ("L3", True)
+    source = naming.source_key(load_catalog().resource("civil.low_income"))
+    drifted = _fields("lake:raw/civil/low_income")["disability_grade"]
+    assert (drifted["grade"], drifted["grade_basis"]) == (
+        "L3", f"ungraded:{source}.disability_grade")  # fmt: skip
+    assert _fields(source)["disability_grade"]["grade"] is None  # nothing known upstream
+    assert _fields("raw.civil__low_income")["_extra"]["grade_basis"] == (
+        "lineage:lake:raw/civil/low_income.disability_grade")  # fmt: skip
     logged = _rows(
         "select changed_by, object, after from governance.md_change where action = 'read'"
     )
@@ -631,5 +648,68 @@ def test_event_harvester_reads_lineage_incrementally_and_supersedes(platform):
     assert ("id", "unique", False, "run-2") in set(
         _rows("select field, assertion, success, run_id from governance.md_assertion")
     )
+    assert _rows("select byte_offset from governance.md_harvest_offset")[0][0] == (
+        path.stat().st_size)  # fmt: skip
+
+    # a later run of the job starts: openlineage-dbt's START carries the new SQL's inputs,
+    # column lineage and schema before it has run, and RUNNING may repeat them. Until the
+    # run completes they change nothing (its assertions are kept all the same).
+    live_before, fields_before = _live_edges("openlineage"), set(_fields(orders_open))
+    phone_only = {"fields": {"phone": {"inputFields": [_input("phone", "DIRECT", "IDENTITY")]}}}
+    assertion = {"dataQualityAssertions": {"assertions": [
+        {"assertion": "not_null", "success": True, "column": "phone"}]}}  # fmt: skip
+    started = _event("START", "run-4", phone_only, input_facets=assertion)
+    running = _event("RUNNING", "run-4", phone_only)
+    # a streaming job writes while it runs and may never complete: its RUNNING events count
+    streaming = _event(
+        "RUNNING", "run-9",
+        {"fields": {"state": {"inputFields": [_input("state", "DIRECT", "IDENTITY")]}}},
+    )  # fmt: skip
+    streaming["job"] = {"namespace": "govlake", "name": "example.stream", "facets": {
+        "jobType": {"processingType": "STREAMING", "integration": "GOVLAKE",
+                    "jobType": "STREAM_LOAD"}}}  # fmt: skip
+    streaming["outputs"][0]["name"] = "orders_stream"
+    # JSON, but not events the harvester can apply: each is skipped whole, with why, and
+    # the lines after it are still read (each would change lineage if it were applied)
+    not_an_object = _event("COMPLETE", "run-5", phone_only)
+    not_an_object["job"] = "x"
+    owner_not_text = _event("COMPLETE", "run-6", phone_only)
+    owner_not_text["outputs"][0]["facets"]["ownership"] = {"owners": [{"name": 5}]}
+    no_time = _event("COMPLETE", "run-7", phone_only, input_facets=assertion)
+    del no_time["eventTime"]
+    nul = _event("COMPLETE", "run-8", phone_only)
+    nul["outputs"][0]["facets"]["documentation"]["description"] = "a\x00b"
+    bad = [
+        (not_an_object, "job is not an object (str)"),
+        (owner_not_text, "outputs[0].facets.ownership.owners[0].name is not a string (int)"),
+        (no_time, "eventTime is missing"),
+        (nul, "NUL character"),
+        ([1, 2], "not a JSON object"),
+    ]
+    offset = path.stat().st_size
+    with open(path, "ab") as log:
+        for event in (started, running):
+            log.write((json.dumps(event) + "\n").encode())
+        expected_notes = []
+        for event, why in bad:
+            offset = log.tell()
+            expected_notes.append((f"line at byte {offset}: ", why))
+            log.write((json.dumps(event) + "\n").encode())
+        log.write((json.dumps(streaming) + "\n").encode())
+    with connect() as conn:
+        third = harvest(conn, sources=("openlineage",))
+    assert (third.events, third.unreadable_events) == (3, len(bad))
+    for where, why in expected_notes:
+        assert any(where in note and why in note for note in third.notes), (where, third.notes)
+    stream = f"{NS}/orders_stream"
+    assert _live_edges("openlineage") == live_before | {
+        (orders, "state", stream, "state"), (orders, "", stream, "")}  # fmt: skip
+    assert set(_fields(orders_open)) == fields_before == {"id"}
+    assert set(_fields(stream)) == {"state"}
+    assert _dataset(orders_open)["owner"] == "team:orders"
+    assert _rows("select count(*) from governance.md_change where action = 'removed' "
+                 "and object_kind = 'edge'")[0][0] == len(retired)  # fmt: skip
+    runs = {r[0] for r in _rows("select run_id from governance.md_assertion")}
+    assert "run-4" in runs and "run-7" not in runs
     assert _rows("select byte_offset from governance.md_harvest_offset")[0][0] == (
         path.stat().st_size)  # fmt: skip

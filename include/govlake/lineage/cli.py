@@ -40,10 +40,13 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 
 @contextmanager
-def _conn() -> Iterator[psycopg.Connection]:
+def _conn(*, write: bool = False) -> Iterator[psycopg.Connection]:
+    """A warehouse connection. Writers (``write=True``) create or update the store's tables
+    first; readers only require them (no DDL, no lock: a reader never waits for a harvest,
+    and a read-only role can read)."""
     from govlake import config
     from govlake.governance.store import connect
-    from govlake.lineage.store import MetadataError, ensure_store
+    from govlake.lineage.store import MetadataError, ensure_store, require_store
 
     try:
         conn = connect()
@@ -53,8 +56,11 @@ def _conn() -> Iterator[psycopg.Connection]:
             "(start it with `govlake up`, or set GOVLAKE_PG_URL)"
         )
     with conn:
-        ensure_store(conn)
         try:
+            if write:
+                ensure_store(conn)
+            else:
+                require_store(conn)
             yield conn
         except MetadataError as error:
             _fail(str(error))
@@ -114,7 +120,7 @@ def harvest(
     from govlake.lineage.store import DEFAULT_SOURCES
     from govlake.lineage.store import harvest as run_harvest
 
-    with _conn() as conn:
+    with _conn(write=True) as conn:
         summary = run_harvest(
             conn,
             by=f"harvest:{actor(by)}",
@@ -157,7 +163,7 @@ def snapshot(
     from govlake.lineage.manual import actor
     from govlake.lineage.store import take_snapshot
 
-    with _conn() as conn:
+    with _conn(write=True) as conn:
         taken = take_snapshot(conn, by=actor(by), label=label, reason="manual snapshot")
     console.print(
         f"[green]✓[/green] 快照 snapshot {taken.snapshot_id} at {_when(taken.taken_at)}"
@@ -426,7 +432,7 @@ def add_edge(
     from govlake.lineage.manual import actor
     from govlake.lineage.manual import add_edge as record
 
-    with _conn() as conn:
+    with _conn(write=True) as conn:
         edge_id = record(
             conn, source, target, source_field=source_field, target_field=target_field,
             transformation=transformation, description=description, job=job, by=by,
@@ -446,7 +452,7 @@ def remove_edge(
     """删除手工血缘 Retire an edge that was added by hand."""
     from govlake.lineage.manual import remove_edge as retire
 
-    with _conn() as conn:
+    with _conn(write=True) as conn:
         retire(conn, edge_id, by=by)
     console.print(f"[green]✓[/green] 已删除血缘边 edge {edge_id} retired")
 
@@ -467,7 +473,7 @@ def annotate(
     """手工标注 Describe a dataset or field by hand (harvests never overwrite it)."""
     from govlake.lineage.manual import annotate as record
 
-    with _conn() as conn:
+    with _conn(write=True) as conn:
         record(conn, dataset, field, description=description, data_element=data_element,
                grade=grade, by=by)  # fmt: skip
     console.print(
@@ -486,7 +492,7 @@ def owner(
     """设置责任单位 Set a dataset's owner by hand."""
     from govlake.lineage.manual import set_owner
 
-    with _conn() as conn:
+    with _conn(write=True) as conn:
         set_owner(conn, dataset, name, by=by)
     console.print(f"[green]✓[/green] {dataset} 责任单位 owner: {name or '(harvested)'}")
 
@@ -504,7 +510,7 @@ def grant(
     """授权 Let a principal read sample values up to a grade (default clearance: L2)."""
     from govlake.lineage.access import grant as allow
 
-    with _conn() as conn:
+    with _conn(write=True) as conn:
         allow(conn, principal, grade, dataset, by=by)
     console.print(
         f"[green]✓[/green] {principal} 可见 may read {grade.upper()} on {dataset}", highlight=False
@@ -520,7 +526,7 @@ def revoke(
     """撤销授权 Withdraw a principal's grant."""
     from govlake.lineage.access import revoke as withdraw
 
-    with _conn() as conn:
+    with _conn(write=True) as conn:
         if not withdraw(conn, principal, dataset, by=by):
             _fail(f"{principal} 在 {dataset} 上没有授权 has no grant on {dataset}")
     console.print(f"[green]✓[/green] 已撤销 revoked {principal} on {dataset}", highlight=False)

@@ -53,8 +53,9 @@ create table if not exists governance.md_field (
     grade         text,            -- sensitivity grade L1-L4 (null: not known)
     -- grade_basis (added at the end): where the grade comes from: manual, catalog, dbt,
     -- element (its data element's default), lineage:<dataset>.<field> (the most sensitive
-    -- field it is computed from) or upstream:<dataset>.<field> (the same-named field of a
-    -- table it is built from)
+    -- field it is computed from), upstream:<dataset>.<field> (the same-named field of a
+    -- table it is built from) or ungraded:<dataset>.<field> (computed from a field of no
+    -- known grade: L3 at least)
     origins       text[] not null default '{}',
     first_seen    timestamptz not null default now(),
     last_seen     timestamptz not null default now(),

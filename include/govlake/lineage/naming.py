@@ -18,6 +18,7 @@ give both for what the platform itself reads and writes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
@@ -118,15 +119,40 @@ def _source_index() -> dict[tuple[str, str], str]:
     return index
 
 
+def _server(namespace: str) -> str | None:
+    """``host:port`` of a PostgreSQL namespace, the loopback's names made one (dbt may say
+    ``localhost`` where we say 127.0.0.1); None for other namespaces."""
+    url = urlsplit(namespace)
+    if url.scheme not in ("postgres", "postgresql"):
+        return None
+    try:
+        port = url.port or 5432
+    except ValueError:  # not a port: the namespace as it is names the server
+        return namespace
+    host = (url.hostname or "").lower()
+    if host in ("localhost", "127.0.0.1", "::1", ""):
+        host = "loopback"
+    return f"{host}:{port}"
+
+
 def dataset_key(namespace: str, name: str) -> str:
     """The platform's key of an OpenLineage dataset (``namespace/name`` when unknown).
 
-    Any PostgreSQL dataset in the warehouse database maps to ``schema.table`` whatever
-    host and port it was reached by (dbt may say ``localhost`` where we say 127.0.0.1).
+    A catalog source is known first by its own OpenLineage name. Then any PostgreSQL
+    dataset in the warehouse database maps to ``schema.table`` whatever host and port it
+    was reached by (dbt may say ``localhost`` where we say 127.0.0.1) — unless it was
+    reached on a departmental system's server other than the warehouse's: a department's
+    database may bear the warehouse database's name.
     """
-    if namespace.startswith(("postgres://", "postgresql://")):
+    sources = _source_index()
+    found = sources.get((namespace, name))
+    if found:
+        return found
+    server = _server(namespace)
+    if server is not None:
         parts = name.split(".")
-        if len(parts) == 3 and parts[0] == warehouse_database():
+        departmental = {_server(ns) for ns, _ in sources} - {None, _server(warehouse_namespace())}
+        if len(parts) == 3 and parts[0] == warehouse_database() and server not in departmental:
             return f"{parts[1]}.{parts[2]}"
     settings = config.storage_settings()
     if namespace == f"s3://{settings.bucket}":
@@ -135,7 +161,4 @@ def dataset_key(namespace: str, name: str) -> str:
         base = str((settings.root / settings.bucket).resolve())
         if name.startswith(base + "/"):
             return f"lake:{name[len(base) + 1 :]}"
-    found = _source_index().get((namespace, name))
-    if found:
-        return found
     return f"{namespace}/{name}"

@@ -91,6 +91,12 @@ def _write(path: Path, text: str) -> None:
     partial.replace(path)
 
 
+def _commit(conn: psycopg.Connection) -> None:
+    """End the connection's transaction, if it has one of its own (not in autocommit)."""
+    if not conn.autocommit:
+        conn.commit()
+
+
 def _exists(conn: psycopg.Connection, table: str) -> bool:
     return conn.execute("select to_regclass(%s) is not null", (table,)).fetchone()[0]
 
@@ -749,7 +755,12 @@ def build_site(
 ) -> BuiltSite:
     """Write the catalog site into ``out_dir`` (default ``<output>/catalog``); pages of
     datasets no longer in the store are removed. Raises
-    :class:`govlake.lineage.graph.StoreUnavailable` when nothing has been harvested."""
+    :class:`govlake.lineage.graph.StoreUnavailable` when nothing has been harvested.
+
+    ``conn`` is committed after each dataset page is made and before it is written, so
+    tables sampled for a page are not held until the end and the audit rows of its
+    unmasked samples (:func:`govlake.lineage.access.samples`) are kept; call it outside a
+    ``conn.transaction()`` block (psycopg refuses the commit inside one)."""
     folder = Path(out_dir) if out_dir is not None else config.output_dir() / "catalog"
     principal = (principal or "").strip()
     if not principal:
@@ -759,6 +770,7 @@ def build_site(
         )
     require_store(conn)
     data = collect(conn)
+    _commit(conn)
     site = _Site(conn, data, principal, depth)
     generated = datetime.now(ZoneInfo(config.TIMEZONE))
     pages_dir = folder / "datasets"
@@ -766,7 +778,11 @@ def build_site(
     written = set()
     for d in data.datasets:
         name = site.pages[d["dataset"]]
-        _write(pages_dir / name, site.dataset_page(d, generated))
+        page = site.dataset_page(d, generated)
+        # the page's sampling ends here: its locks go, and the record of its unmasked reads
+        # is kept before the values are written out (a later failure cannot take it back)
+        _commit(conn)
+        _write(pages_dir / name, page)
         written.add(name)
     for stale in pages_dir.glob("*.html"):
         if stale.name not in written:

@@ -30,6 +30,7 @@ recorded once, with its own time.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -57,7 +58,9 @@ from govlake.lineage.harvest_sources import (
 DEFAULT_SOURCES = ("catalog", "dbt", "information_schema", "openlineage")
 MANUAL = "manual"
 GRADES = ("L1", "L2", "L3", "L4")
-_LOCK = 4407830101  # one harvest or manual change at a time
+UNKNOWN_GRADE = "L3"  # a grade not known counts as L3 (lineage.access reads samples so too)
+_LOCK = 4407830501  # one harvest or manual change at a time
+_DDL_LOCK = 4407830502  # one application of metadata.sql at a time
 
 # whose value wins, attribute by attribute (the first origin that has one)
 DATASET_PRECEDENCE: dict[str, tuple[str, ...]] = {
@@ -95,15 +98,61 @@ class MetadataError(Exception):
     """A metadata request that cannot be done; the message says why and what to do."""
 
 
+def _store_ddl() -> str:
+    return package_files.files("govlake.lineage").joinpath("metadata.sql").read_text("utf-8")
+
+
+def _store_objects(ddl: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """What metadata.sql creates: governance tables and indexes, and the columns it adds."""
+    relations = re.findall(
+        r"create\s+table\s+if\s+not\s+exists\s+governance\.(\w+)", ddl, re.I
+    ) + re.findall(r"create\s+(?:unique\s+)?index\s+if\s+not\s+exists\s+(\w+)", ddl, re.I)
+    columns = re.findall(r"\[\s*'(\w+)'\s*,\s*'(\w+)'\s*,\s*'[^']+'\s*\]", ddl)
+    return relations, columns
+
+
+def store_current(conn: psycopg.Connection) -> bool:
+    """Every table, index and added column metadata.sql names exists (read from the system
+    catalogs only: no lock on the store's tables, no privilege beyond reading them)."""
+    relations, columns = _store_objects(_store_ddl())
+    with conn.transaction():  # ends here: the caller's next transaction is its own
+        return _objects_exist(conn, relations, columns)
+
+
+def _objects_exist(
+    conn: psycopg.Connection, relations: list[str], columns: list[tuple[str, str]]
+) -> bool:
+    return conn.execute(
+        "select (select count(distinct c.relname) from pg_class c join pg_namespace n "
+        "        on n.oid = c.relnamespace where n.nspname = 'governance' "
+        "        and c.relname = any(%(r)s)) = cardinality(array(select distinct "
+        "        unnest(%(r)s::text[]))) "
+        "and not exists (select 1 from unnest(%(t)s::text[], %(c)s::text[]) as w(t, c) "
+        "  where not exists (select 1 from pg_attribute a join pg_class c "
+        "    on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace "
+        "    where n.nspname = 'governance' and c.relname = w.t and a.attname = w.c "
+        "    and not a.attisdropped))",
+        {"r": relations, "t": [t for t, _ in columns], "c": [c for _, c in columns]},
+    ).fetchone()[0]
+
+
 def ensure_store(conn: psycopg.Connection) -> None:
-    """The governance schema and the metadata store's tables (idempotent)."""
+    """The governance schema and the metadata store's tables (idempotent), for writers.
+
+    When the store is already current (:func:`store_current`) nothing is applied and no
+    lock is taken (``create index if not exists`` alone would wait for a harvest's open
+    transaction); otherwise the governance schema, then metadata.sql under the store's own
+    advisory lock, not the governance schema's, which every load takes. Readers use
+    :func:`require_store`."""
+    if store_current(conn):
+        return
     from govlake.governance.store import ensure_schema
 
     ensure_schema(conn)
-    ddl = package_files.files("govlake.lineage").joinpath("metadata.sql").read_text("utf-8")
     with conn.transaction():
-        conn.execute("select pg_advisory_xact_lock(4407830001)")
-        conn.execute(ddl)
+        conn.execute("select pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
+        if not store_current(conn):  # another process may have applied it meanwhile
+            conn.execute(_store_ddl())
 
 
 def require_store(conn: psycopg.Connection) -> None:
@@ -382,8 +431,8 @@ def _harvest_events(
         return keys[(namespace, name)]
 
     state = LineageState(observations=observations, edges=edges, dataset_key=dataset_key)
-    for line in log.lines():
-        state.apply_line(line)
+    for offset, line in log.lines():
+        state.apply_line(line, offset)
     produced = {k: a for k, a in state.edges.items() if not a["retired"]}
     touched = {k for k, a in state.edges.items() if a != before.get(k)}
     _store_observations(conn, "openlineage", state.observations)
@@ -419,8 +468,16 @@ def _harvest_events(
     }
     if state.unreadable:
         summary.notes.append(
-            f"openlineage: {state.unreadable} line(s) of {path} are not JSON events (skipped)"
+            f"openlineage: {state.unreadable} line(s) of {path} could not be applied and were "
+            "skipped (every other line was applied; the offset moved past them)"
         )
+        summary.notes.extend(
+            f"openlineage: {path} line at byte {offset}: {why}" for offset, why in state.skipped
+        )
+        if state.unreadable > len(state.skipped):
+            summary.notes.append(
+                f"openlineage: … and {state.unreadable - len(state.skipped)} more such line(s)"
+            )
 
 
 # --- schema drift found at ingestion ---------------------------------------------------
@@ -561,7 +618,12 @@ def _own_grade(
 
 def _inherit_grades(conn: psycopg.Connection, fields: dict[tuple[str, str], dict]) -> None:
     """Fields without a grade of their own take the most sensitive one they are computed
-    from: their column-lineage inputs, else the same-named field of a parent table."""
+    from: their column-lineage inputs, else the same-named field of a parent table.
+
+    An input whose grade is not known (no grade anywhere upstream of it, or not in the
+    store) counts as L3, as it does for reading samples: a field computed from one is L3 at
+    least, with basis ``ungraded:<dataset>.<field>`` naming that input, and passes it on
+    downstream like any grade."""
     column_inputs: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
     parents: dict[str, set[str]] = defaultdict(set)
     for source, source_field, target, target_field in conn.execute(
@@ -574,25 +636,43 @@ def _inherit_grades(conn: psycopg.Connection, fields: dict[tuple[str, str], dict
         if source_field and target_field:
             column_inputs[(target, target_field)].add((source, source_field))
     open_fields = [key for key, attrs in fields.items() if attrs["grade_basis"] is None]
-    for _ in range(64):  # as deep as any chain of models; stops as soon as nothing changes
-        changed = False
-        for key in open_fields:
-            candidates = []
-            inputs = column_inputs.get(key)
-            if inputs:
-                candidates = [(fields[i]["grade"], f"lineage:{i[0]}.{i[1]}") for i in inputs
+
+    def inputs_of(key: tuple[str, str]) -> tuple[list[tuple[str, str]], str]:
+        if column_inputs.get(key):
+            return sorted(column_inputs[key]), "lineage"
+        same_named = [(p, key[1]) for p in sorted(parents.get(key[0], ()))]
+        return [u for u in same_named if u in fields], "upstream"
+
+    def settle(floors: dict[tuple[str, str], tuple[str, str]]) -> None:
+        """The fixed point: each open field's grade is the most sensitive of its inputs'
+        (and of its floor); stops as soon as nothing changes."""
+        for _ in range(64):  # as deep as any chain of models
+            changed = False
+            for key in open_fields:
+                inputs, how = inputs_of(key)
+                candidates = [(fields[i]["grade"], f"{how}:{i[0]}.{i[1]}") for i in inputs
                               if i in fields and fields[i]["grade"]]  # fmt: skip
-            else:
-                same_named = [(p, key[1]) for p in parents.get(key[0], ())]
-                candidates = [(fields[u]["grade"], f"upstream:{u[0]}.{u[1]}") for u in same_named
-                              if u in fields and fields[u]["grade"]]  # fmt: skip
-            best = min(candidates, key=lambda c: (-grade_rank(c[0]), c[1]), default=(None, None))
-            attrs = fields[key]
-            if (attrs["grade"], attrs.get("_inherited")) != best:
-                attrs["grade"], attrs["_inherited"] = best
-                changed = True
-        if not changed:
-            break
+                if key in floors:
+                    candidates.append(floors[key])
+                best = min(candidates, key=lambda c: (-grade_rank(c[0]), c[1]),
+                           default=(None, None))  # fmt: skip
+                attrs = fields[key]
+                if (attrs["grade"], attrs.get("_inherited")) != best:
+                    attrs["grade"], attrs["_inherited"] = best
+                    changed = True
+            if not changed:
+                break
+
+    settle({})
+    # what is still ungraded now has no known grade upstream at all: an unknown grade
+    floors = {}
+    for key in open_fields:
+        inputs, _ = inputs_of(key)
+        unknown = [i for i in inputs if i not in fields or not fields[i]["grade"]]
+        if unknown:
+            floors[key] = (UNKNOWN_GRADE, f"ungraded:{unknown[0][0]}.{unknown[0][1]}")
+    if floors:
+        settle(floors)
     for key in open_fields:
         fields[key]["grade_basis"] = fields[key].pop("_inherited", None)
 
