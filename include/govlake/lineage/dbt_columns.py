@@ -22,10 +22,10 @@ PostgreSQL cannot help (not a PostgreSQL warehouse, a statement that cannot be a
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
-from psycopg import sql
+if TYPE_CHECKING:  # psycopg loads when lineage is computed, not when the DAG is parsed
+    import psycopg
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,8 @@ _INSTALLED = "_govlake_column_lineage"
 
 def expanded_sql(compiled_sql: str, conn: psycopg.Connection) -> tuple[str, str, str]:
     """(the SQL with every ``*`` expanded, the database, the current schema)."""
+    from psycopg import sql
+
     body = compiled_sql.strip().rstrip(";")
     with conn.transaction(force_rollback=True):  # the view never outlives this
         # executed without parameters: a % in the model's SQL is not a placeholder
@@ -79,6 +81,8 @@ def column_lineage_fields(compiled_sql: str, conn: psycopg.Connection) -> dict[s
 
 
 def _warehouse_connection() -> psycopg.Connection:
+    import psycopg
+
     from govlake import config
 
     return psycopg.connect(config.libpq_url(config.warehouse_url()), connect_timeout=10)
