@@ -502,7 +502,10 @@ def _client_version() -> str:
     return version("openlineage-python")
 
 
-_SENSITIVE_TOKEN = re.compile(r"[0-9]{6,}[0-9Xx]?|[\u3400-\u9fff]{2,4}(?=[)）'\"，,\s]|$)")
+_SENSITIVE_TOKEN = re.compile(  # identity numbers (18 or 15), mobile numbers, short names
+    r"(?<![0-9A-Za-z])(?:[0-9]{17}[0-9Xx]|[0-9]{15}|1[3-9][0-9]{9})(?![0-9A-Za-z])"
+    r"|[\u3400-\u9fff]{2,4}(?=[)）'\"，,\s]|$)"
+)
 ERROR_TEXT_LIMIT = 500
 
 
@@ -511,17 +514,16 @@ def safe_error_text(error: BaseException | str) -> str:
 
     Database and Arrow errors quote the values they choke on (``Key (id_number)=(4407…)``,
     a bad cell): only the primary message is kept (psycopg's ``diag.message_primary``, else
-    the first line), long digit runs and short Chinese names in it are masked, and it is
-    cut to ``ERROR_TEXT_LIMIT`` characters. The full error stays in the task's log.
+    the first line), identity and mobile numbers and short Chinese names in it are masked,
+    and it is cut to ``ERROR_TEXT_LIMIT`` characters. The full error stays in the task's log.
     """
     from govlake.quality.masking import mask_text
 
     if isinstance(error, BaseException):
         diag = getattr(error, "diag", None)
         primary = getattr(diag, "message_primary", None) if diag is not None else None
-        text = (
-            f"{type(error).__name__}: {primary or str(error).splitlines()[0] if str(error) else ''}"
-        )
+        lines = str(error).splitlines()
+        text = f"{type(error).__name__}: {primary or (lines[0] if lines else '')}"
     else:
         text = error.splitlines()[0] if error else ""
     text = _SENSITIVE_TOKEN.sub(lambda m: mask_text(m.group(0)), text)
