@@ -39,23 +39,28 @@ def _fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-@contextmanager
-def _conn(*, write: bool = False) -> Iterator[psycopg.Connection]:
-    """A warehouse connection. Writers (``write=True``) create or update the store's tables
-    first; readers only require them (no DDL, no lock: a reader never waits for a harvest,
-    and a read-only role can read)."""
+def connect_or_fail() -> psycopg.Connection:
+    """A warehouse connection, or a message saying how to get one (the lineage commands)."""
     from govlake import config
     from govlake.governance.store import connect
-    from govlake.lineage.store import MetadataError, ensure_store, require_store
 
     try:
-        conn = connect()
+        return connect()
     except (config.ConfigError, psycopg.OperationalError) as error:
         _fail(
             f"无法连接数据仓库 cannot reach the warehouse: {error} "
             "(start it with `govlake up`, or set GOVLAKE_PG_URL)"
         )
-    with conn:
+
+
+@contextmanager
+def _conn(*, write: bool = False) -> Iterator[psycopg.Connection]:
+    """A warehouse connection. Writers (``write=True``) create or update the store's tables
+    first; readers only require them (no DDL, no lock: a reader never waits for a harvest,
+    and a read-only role can read)."""
+    from govlake.lineage.store import MetadataError, ensure_store, require_store
+
+    with connect_or_fail() as conn:
         try:
             if write:
                 ensure_store(conn)

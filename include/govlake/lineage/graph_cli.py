@@ -42,18 +42,10 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 @contextmanager
 def _conn() -> Iterator[psycopg.Connection]:
-    from govlake import config
-    from govlake.governance.store import connect
+    from govlake.lineage.cli import connect_or_fail
     from govlake.lineage.graph import LineageError
 
-    try:
-        conn = connect()
-    except (config.ConfigError, psycopg.OperationalError) as error:
-        _fail(
-            f"无法连接数据仓库 cannot reach the warehouse: {error} "
-            "(start it with `govlake up`, or set GOVLAKE_PG_URL)"
-        )
-    with conn:
+    with connect_or_fail() as conn:
         try:
             yield conn
         except LineageError as error:

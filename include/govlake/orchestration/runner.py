@@ -16,6 +16,14 @@ class DagRunResult:
     task_states: dict[str, str]
 
 
+def _result(dag_id: str, run) -> DagRunResult:
+    return DagRunResult(
+        dag_id=dag_id,
+        state=str(run.state),
+        task_states={ti.task_id: str(ti.state) for ti in run.get_task_instances()},
+    )
+
+
 def run_ingest_dag(
     resource_id: str, business_date: date, mode: str | None = None, force: bool = False
 ) -> DagRunResult:
@@ -29,11 +37,7 @@ def run_ingest_dag(
     if mode:
         conf["mode"] = mode
     run = dag.test(run_conf=conf)
-    return DagRunResult(
-        dag_id=dag.dag_id,
-        state=str(run.state),
-        task_states={ti.task_id: str(ti.state) for ti in run.get_task_instances()},
-    )
+    return _result(dag.dag_id, run)
 
 
 def run_libraries_dag() -> DagRunResult:
@@ -48,11 +52,7 @@ def run_libraries_dag() -> DagRunResult:
         raise RuntimeError(f"dbt parse failed:\n{parsed.stdout[-4000:]}")
     dag = build_libraries_dag(default_catalog())
     run = dag.test()
-    return DagRunResult(
-        dag_id=dag.dag_id,
-        state=str(run.state),
-        task_states={ti.task_id: str(ti.state) for ti in run.get_task_instances()},
-    )
+    return _result(dag.dag_id, run)
 
 
 def run_sensor_dag() -> DagRunResult:
@@ -63,11 +63,7 @@ def run_sensor_dag() -> DagRunResult:
 
     dag = build_sensor_load_dag()
     run = dag.test()
-    return DagRunResult(
-        dag_id=dag.dag_id,
-        state=str(run.state),
-        task_states={ti.task_id: str(ti.state) for ti in run.get_task_instances()},
-    )
+    return _result(dag.dag_id, run)
 
 
 def run_metadata_dag() -> DagRunResult:
@@ -77,8 +73,4 @@ def run_metadata_dag() -> DagRunResult:
 
     dag = build_metadata_dag()
     run = dag.test()
-    return DagRunResult(
-        dag_id=dag.dag_id,
-        state=str(run.state),
-        task_states={ti.task_id: str(ti.state) for ti in run.get_task_instances()},
-    )
+    return _result(dag.dag_id, run)
